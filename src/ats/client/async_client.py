@@ -1,0 +1,367 @@
+"""``AsyncClient``: every SPEC §3 operation as one typed coroutine method.
+
+Routing choice: a client built with a project scope (``scope=("org", "proj")``, which is what
+``Settings.scope`` gives when an organization or project was configured anywhere) uses the
+``/orgs/{org}/projects/{project}/tasks…`` routes for every task call, so it only ever sees that
+project. A client without a scope uses the unscoped ``/tasks…`` routes: creates land in the default
+project ``default/main`` and list / stats span all projects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+
+from ats.client.http import Connection, Trace, capture_json
+from ats.config import Settings
+from ats.models import Actor, Message, Task
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    tasks: list[Task]
+    count: int  # total matching the filters, not len(tasks)
+
+
+def _drop_none(**fields: Any) -> JSON:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _seg(value: str | int) -> str:
+    return quote(str(value), safe="")
+
+
+class AsyncClient:
+    """The ATS SDK. Use as ``async with AsyncClient(url, actor) as ats: ...``."""
+
+    capture_json = staticmethod(capture_json)
+
+    def __init__(
+        self,
+        url: str,
+        actor: Actor,
+        *,
+        scope: tuple[str, str] | None = None,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        trace: Trace | None = None,
+    ) -> None:
+        self.scope = scope
+        self._conn = Connection(url, actor, timeout=timeout, transport=transport, trace=trace)
+        base = "/tasks"
+        if scope is not None:
+            base = f"/orgs/{_seg(scope[0])}/projects/{_seg(scope[1])}/tasks"
+        self._tasks = base
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> Self:
+        return cls(settings.url, settings.actor, scope=settings.scope, **kwargs)
+
+    @property
+    def url(self) -> str:
+        return self._conn.url
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._conn.aclose()
+
+    async def request(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        """Escape hatch: any route, raw JSON answer, same headers and error mapping."""
+        return await self._conn.request(method, path, json=json, params=params)
+
+    def _task(self, task_id: int, action: str = "") -> str:
+        return f"{self._tasks}/{int(task_id)}" + (f"/{action}" if action else "")
+
+    async def _task_call(self, method: str, path: str, body: Any = None) -> Task:
+        return Task.from_json(await self._conn.request(method, path, json=body))
+
+    # -- service -----------------------------------------------------------------------------
+
+    async def health(self) -> JSON:
+        result: JSON = await self._conn.request("GET", "/health")
+        return result
+
+    async def stats(self) -> JSON:
+        body = await self._conn.request("GET", f"{self._tasks}/stats")
+        result: JSON = body["stats"]
+        return result
+
+    async def events(
+        self,
+        since: int | None = None,
+        limit: int | None = None,
+        *,
+        channel: str | None = None,
+        type: str | None = None,
+        event: str | None = None,
+    ) -> list[JSON]:
+        """One page of the event log after ``since`` (GET /events, not the live stream)."""
+        params = _drop_none(since=since, limit=limit, channel=channel, type=type, event=event)
+        body = await self._conn.request("GET", "/events", params=params)
+        result: list[JSON] = body["events"]
+        return result
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    async def create_task(
+        self,
+        title: str,
+        *,
+        description: str | None = None,
+        type: str | None = None,
+        channel: str | None = None,
+        priority: int | None = None,
+        payload: JSON | None = None,
+        depends_on: Sequence[int] | None = None,
+        max_attempts: int | None = None,
+    ) -> Task:
+        body = _drop_none(
+            title=title,
+            description=description,
+            type=type,
+            channel=channel,
+            priority=priority,
+            payload=payload,
+            depends_on=list(depends_on) if depends_on is not None else None,
+            max_attempts=max_attempts,
+        )
+        return await self._task_call("POST", self._tasks, body)
+
+    async def bulk_create(self, tasks: Sequence[JSON]) -> list[Task]:
+        """Create up to 1000 tasks from create bodies, all or nothing."""
+        body = await self._conn.request("POST", f"{self._tasks}/bulk", json={"tasks": list(tasks)})
+        return [Task.from_json(t) for t in body["tasks"]]
+
+    async def list_tasks(
+        self,
+        *,
+        status: str | None = None,
+        type: str | None = None,
+        channel: str | None = None,
+        assignee_id: str | None = None,
+        priority: int | None = None,
+        min_priority: int | None = None,
+        max_priority: int | None = None,
+        search: str | None = None,
+        created_after: str | None = None,
+        updated_after: str | None = None,
+        sort_by: str | None = None,
+        sort_dir: str | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        project_id: str | None = None,
+    ) -> TaskPage:
+        """Tasks matching every given filter; ``status=None`` means any status."""
+        params = _drop_none(
+            status=status,
+            type=type,
+            channel=channel,
+            assignee_id=assignee_id,
+            priority=priority,
+            min_priority=min_priority,
+            max_priority=max_priority,
+            search=search,
+            created_after=created_after,
+            updated_after=updated_after,
+            sort_by=sort_by,
+            sort_dir=sort_dir,
+            limit=limit,
+            offset=offset,
+            project_id=project_id,
+        )
+        body = await self._conn.request("GET", self._tasks, params=params)
+        tasks = [Task.from_json(t) for t in body["tasks"]]
+        return TaskPage(tasks, int(body.get("count", len(tasks))))
+
+    async def get_task(self, task_id: int) -> Task:
+        """The task with its ``messages``."""
+        return await self._task_call("GET", self._task(task_id))
+
+    async def update_task(
+        self,
+        task_id: int,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        priority: int | None = None,
+        status: str | None = None,
+        type: str | None = None,
+        channel: str | None = None,
+        payload: JSON | None = None,
+    ) -> Task:
+        body = _drop_none(
+            title=title,
+            description=description,
+            priority=priority,
+            status=status,
+            type=type,
+            channel=channel,
+            payload=payload,
+        )
+        return await self._task_call("PATCH", self._task(task_id), body)
+
+    async def delete_task(self, task_id: int) -> None:
+        await self._conn.request("DELETE", self._task(task_id))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def claim(
+        self, task_id: int, *, lease_ms: int | None = None, lease_token: int | None = None
+    ) -> Task:
+        """Claim a pending task, or renew the lease on one this actor already holds."""
+        body = _drop_none(lease_duration=lease_ms, lease_token=lease_token)
+        return await self._task_call("POST", self._task(task_id, "claim"), body)
+
+    async def claim_next(
+        self,
+        *,
+        channel: str | None = None,
+        type: str | None = None,
+        lease_ms: int | None = None,
+        limit: int | None = None,
+    ) -> list[Task]:
+        """Atomically claim the most urgent claimable tasks; ``[]`` when there are none."""
+        body = _drop_none(channel=channel, type=type, lease_duration=lease_ms, limit=limit)
+        answer = await self._conn.request("POST", f"{self._tasks}/claim", json=body)
+        return [Task.from_json(t) for t in answer["tasks"]]
+
+    async def complete(
+        self, task_id: int, outputs: Any = None, *, lease_token: int | None = None
+    ) -> Task:
+        body = _drop_none(outputs=outputs, lease_token=lease_token)
+        return await self._task_call("POST", self._task(task_id, "complete"), body)
+
+    async def fail(
+        self, task_id: int, reason: str | None = None, *, lease_token: int | None = None
+    ) -> Task:
+        body = _drop_none(reason=reason, lease_token=lease_token)
+        return await self._task_call("POST", self._task(task_id, "fail"), body)
+
+    async def reject(self, task_id: int, reason: str | None = None) -> Task:
+        return await self._task_call(
+            "POST", self._task(task_id, "reject"), _drop_none(reason=reason)
+        )
+
+    async def reopen(self, task_id: int, reason: str | None = None) -> Task:
+        return await self._task_call(
+            "POST", self._task(task_id, "reopen"), _drop_none(reason=reason)
+        )
+
+    async def cancel(self, task_id: int) -> Task:
+        # No body at all: the reference server accepts exactly that (SPEC §3).
+        return await self._task_call("POST", self._task(task_id, "cancel"))
+
+    async def release(
+        self,
+        task_id: int,
+        *,
+        delay_ms: int | None = None,
+        reason: str | None = None,
+        lease_token: int | None = None,
+    ) -> Task:
+        """Give an in-progress task back (pending again, optionally after ``delay_ms``)."""
+        body = _drop_none(delay_ms=delay_ms, reason=reason, lease_token=lease_token)
+        return await self._task_call("POST", self._task(task_id, "release"), body)
+
+    # -- messages ----------------------------------------------------------------------------
+
+    async def add_message(
+        self,
+        task_id: int,
+        text: str | None = None,
+        *,
+        parts: Sequence[JSON] | None = None,
+        type: str = "text",
+    ) -> Message:
+        """Post ``text`` (or ready-made ``parts``) on the task's thread."""
+        if parts is None:
+            if text is None:
+                raise ValueError("add_message needs text or parts")
+            parts = [{"type": type, "content": text}]
+        body = await self._conn.request(
+            "POST", self._task(task_id, "messages"), json={"parts": list(parts)}
+        )
+        return Message.from_json(body)
+
+    async def list_messages(self, task_id: int) -> list[Message]:
+        body = await self._conn.request("GET", self._task(task_id, "messages"))
+        return [Message.from_json(m) for m in body["messages"]]
+
+    # -- organizations and projects ----------------------------------------------------------
+
+    async def list_orgs(self) -> list[JSON]:
+        body = await self._conn.request("GET", "/orgs")
+        result: list[JSON] = body["organizations"]
+        return result
+
+    async def create_org(self, slug: str, name: str | None = None) -> JSON:
+        body = await self._conn.request("POST", "/orgs", json={"slug": slug, "name": name or slug})
+        result: JSON = body["organization"]
+        return result
+
+    async def get_org(self, org: str) -> JSON:
+        body = await self._conn.request("GET", f"/orgs/{_seg(org)}")
+        result: JSON = body["organization"]
+        return result
+
+    async def update_org(
+        self, org: str, *, slug: str | None = None, name: str | None = None
+    ) -> JSON:
+        changes = _drop_none(slug=slug, name=name)
+        body = await self._conn.request("PATCH", f"/orgs/{_seg(org)}", json=changes)
+        result: JSON = body["organization"]
+        return result
+
+    async def list_projects(self, org: str, *, counts: bool = True) -> list[JSON]:
+        """Projects of ``org``; with ``counts`` each has pending/in_progress/total counts."""
+        path = f"/orgs/{_seg(org)}/projects"
+        body = await self._conn.request("GET", path, params={"counts": counts})
+        result: list[JSON] = body["projects"]
+        return result
+
+    async def create_project(
+        self, org: str, slug: str, name: str | None = None, *, description: str | None = None
+    ) -> JSON:
+        fields = _drop_none(slug=slug, name=name or slug, description=description)
+        body = await self._conn.request("POST", f"/orgs/{_seg(org)}/projects", json=fields)
+        result: JSON = body["project"]
+        return result
+
+    async def get_project(self, org: str, project: str) -> JSON:
+        body = await self._conn.request("GET", f"/orgs/{_seg(org)}/projects/{_seg(project)}")
+        result: JSON = body["project"]
+        return result
+
+    async def update_project(
+        self,
+        org: str,
+        project: str,
+        *,
+        slug: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> JSON:
+        changes = _drop_none(slug=slug, name=name, description=description)
+        path = f"/orgs/{_seg(org)}/projects/{_seg(project)}"
+        body = await self._conn.request("PATCH", path, json=changes)
+        result: JSON = body["project"]
+        return result

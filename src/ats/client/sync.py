@@ -1,0 +1,144 @@
+"""``Client``: the blocking SDK, made from ``AsyncClient`` without re-implementing anything.
+
+How it avoids sync/async twins: the client owns a *portal*, a daemon thread running a private
+event loop on which the one ``AsyncClient`` lives. Each public method of ``Client`` is a single
+declaration, ``name = _blocking(AsyncClient.name)``, which submits the coroutine to that loop and
+waits for its result; argument and return types are carried over by ``ParamSpec``, so
+``Client.create_task`` type-checks exactly like ``AsyncClient.create_task``, returning ``Task``
+instead of ``Awaitable[Task]``. Because the loop is private, ``Client`` also works inside code that
+already runs an event loop (a notebook, an async framework's sync callback).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
+
+import httpx
+
+from ats.client.async_client import AsyncClient
+from ats.client.http import Trace
+from ats.config import Settings
+from ats.models import Actor
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class _Portal:
+    """An event loop running forever in a daemon thread, accepting coroutines from others."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="ats-client", daemon=True
+        )
+        self._thread.start()
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return future.result()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+def _blocking(
+    method: Callable[Concatenate[AsyncClient, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[Client, P], T]:
+    def call(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._portal.call(method(self._async, *args, **kwargs))
+
+    call.__name__ = method.__name__
+    call.__qualname__ = f"Client.{method.__name__}"
+    call.__doc__ = method.__doc__
+    return call
+
+
+class Client:
+    """The blocking ATS SDK: ``with Client(url, actor) as ats: ...``; see ``AsyncClient``."""
+
+    def __init__(
+        self,
+        url: str,
+        actor: Actor,
+        *,
+        scope: tuple[str, str] | None = None,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        trace: Trace | None = None,
+    ) -> None:
+        self._portal = _Portal()
+
+        async def build() -> AsyncClient:
+            # httpx binds its connection pool to the loop it first runs on: build it there.
+            return AsyncClient(
+                url, actor, scope=scope, timeout=timeout, transport=transport, trace=trace
+            )
+
+        self._async = self._portal.call(build())
+        self._closed = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> Self:
+        return cls(settings.url, settings.actor, scope=settings.scope, **kwargs)
+
+    @property
+    def url(self) -> str:
+        return self._async.url
+
+    @property
+    def scope(self) -> tuple[str, str] | None:
+        return self._async.scope
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._portal.call(self._async.aclose())
+            self._portal.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    request = _blocking(AsyncClient.request)
+    health = _blocking(AsyncClient.health)
+    stats = _blocking(AsyncClient.stats)
+    events = _blocking(AsyncClient.events)
+    create_task = _blocking(AsyncClient.create_task)
+    bulk_create = _blocking(AsyncClient.bulk_create)
+    list_tasks = _blocking(AsyncClient.list_tasks)
+    get_task = _blocking(AsyncClient.get_task)
+    update_task = _blocking(AsyncClient.update_task)
+    delete_task = _blocking(AsyncClient.delete_task)
+    claim = _blocking(AsyncClient.claim)
+    claim_next = _blocking(AsyncClient.claim_next)
+    complete = _blocking(AsyncClient.complete)
+    fail = _blocking(AsyncClient.fail)
+    reject = _blocking(AsyncClient.reject)
+    reopen = _blocking(AsyncClient.reopen)
+    cancel = _blocking(AsyncClient.cancel)
+    release = _blocking(AsyncClient.release)
+    add_message = _blocking(AsyncClient.add_message)
+    list_messages = _blocking(AsyncClient.list_messages)
+    list_orgs = _blocking(AsyncClient.list_orgs)
+    create_org = _blocking(AsyncClient.create_org)
+    get_org = _blocking(AsyncClient.get_org)
+    update_org = _blocking(AsyncClient.update_org)
+    list_projects = _blocking(AsyncClient.list_projects)
+    create_project = _blocking(AsyncClient.create_project)
+    get_project = _blocking(AsyncClient.get_project)
+    update_project = _blocking(AsyncClient.update_project)
