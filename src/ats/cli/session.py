@@ -1,0 +1,114 @@
+"""What a command needs: global options, resolved settings, one way to call the server, output.
+
+``Session.call`` is the CLI's single ``asyncio.run`` entry: it opens an ``AsyncClient``, runs one
+coroutine with it, and hands back both the typed result and the JSON bodies the server sent, so
+``-f json`` can print them untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+from typing import Any, Generic, TypeVar
+
+import typer
+
+from ats.client import AsyncClient, capture_json
+from ats.config import Overrides, Settings, load_settings
+
+T = TypeVar("T")
+
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalOptions:
+    url: str | None = None
+    format: OutputFormat = OutputFormat.TABLE
+    org: str | None = None
+    project: str | None = None
+    actor_type: str | None = None
+    actor_id: str | None = None
+    actor_name: str | None = None
+    verbose: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reply(Generic[T]):
+    value: T
+    bodies: list[Any]  # every JSON body received, in order
+
+    @property
+    def raw(self) -> Any:
+        """The last JSON body the server sent."""
+        return self.bodies[-1] if self.bodies else None
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """The one place the CLI enters asyncio."""
+    return asyncio.run(coro)
+
+
+def trace(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class Session:
+    def __init__(self, options: GlobalOptions) -> None:
+        self.options = options
+
+    @cached_property
+    def settings(self) -> Settings:
+        o = self.options
+        return load_settings(
+            Overrides(
+                url=o.url,
+                organization=o.org,
+                project=o.project,
+                actor_type=o.actor_type,
+                actor_id=o.actor_id,
+                actor_name=o.actor_name,
+            )
+        )
+
+    @property
+    def json(self) -> bool:
+        return self.options.format is OutputFormat.JSON
+
+    def call(self, operation: Callable[[AsyncClient], Awaitable[T]]) -> Reply[T]:
+        """Run ``operation`` against the server; AtsError propagates to main()."""
+        settings = self.settings
+
+        async def go() -> Reply[T]:
+            tracer = trace if self.options.verbose else None
+            async with AsyncClient.from_settings(settings, trace=tracer) as client:
+                with capture_json() as bodies:
+                    value = await operation(client)
+            return Reply(value, bodies)
+
+        return run_async(go())
+
+    def show(self, document: Any, table: Callable[[], None]) -> None:
+        """Print ``document`` as the one JSON document on stdout, or draw the table."""
+        if self.json:
+            print_json(document)
+        else:
+            table()
+
+
+def print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def session(ctx: typer.Context) -> Session:
+    options = ctx.find_root().obj
+    return Session(options if isinstance(options, GlobalOptions) else GlobalOptions())
