@@ -55,8 +55,8 @@ def serve(
     port: int = typer.Option(8765, "--port", min=0, max=65535),
     database: str | None = DATABASE,
     workers: int = typer.Option(1, "--workers", min=1, help="Server processes."),
-    reaper_interval: float | None = typer.Option(
-        None, "--reaper-interval", min=0.01, help="Seconds between expired-lease sweeps."
+    reaper_interval: float = typer.Option(
+        1.0, "--reaper-interval", min=0.01, help="Seconds between expired-lease sweeps."
     ),
 ) -> None:
     """Run the ATS server (REST, WebSocket, SSE, dashboard)."""
