@@ -1,0 +1,76 @@
+"""The app factory: wires the store, the service, the routes and the reaper together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from ats import __version__
+from ats.server import errors
+from ats.server.limits import DEFAULT_MAX_BODY, BodyLimit
+from ats.server.routes import events, health, projects, tasks
+from ats.service.reaper import reap_forever
+from ats.service.tasks import TaskService
+from ats.store import open_store, resolve_url
+
+SCOPED = "/orgs/{org}/projects/{project}"
+
+
+def create_app(
+    database: str | None = None,
+    *,
+    reaper_interval: float = 1.0,
+    migrate: bool = True,
+    max_body: int = DEFAULT_MAX_BODY,
+    pool_size: int = 20,
+) -> FastAPI:
+    url = resolve_url(database)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = await open_store(url, pool_size=pool_size)
+        if migrate:
+            await store.migrate()
+        app.state.service = TaskService(store)
+        reaper = (
+            asyncio.create_task(reap_forever(store, reaper_interval))
+            if reaper_interval > 0
+            else None
+        )
+        try:
+            yield
+        finally:
+            if reaper is not None:
+                reaper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reaper
+            await store.close()
+
+    app = FastAPI(
+        title="ATS — Agent Task Service",
+        version=__version__,
+        lifespan=lifespan,
+        description="Tasks, leases, messages and events for AI agents and humans.",
+    )
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(tasks.router)
+    app.include_router(tasks.router, prefix=SCOPED)
+    app.include_router(events.router)
+    app.include_router(events.router, prefix=SCOPED)
+    app.include_router(projects.router)
+    app.add_middleware(BodyLimit, max_bytes=max_body)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for worker processes (``ats serve --workers N``): settings come from the env."""
+    return create_app(
+        os.environ.get("ATS_DATABASE_URL"),
+        reaper_interval=float(os.environ.get("ATS_REAPER_INTERVAL", "1.0")),
+        migrate=False,
+    )

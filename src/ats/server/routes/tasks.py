@@ -1,0 +1,261 @@
+"""Task routes (SPEC §3), mounted twice: at ``/`` and at ``/orgs/{org}/projects/{project}``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ats import lifecycle as lc
+from ats.errors import InvalidInput
+from ats.models import Status, parse_iso
+from ats.server.deps import Caller, InScope, Svc, TaskIdPath
+from ats.server.responses import JSON
+from ats.server.schemas import (
+    BulkCreate,
+    ClaimBody,
+    ClaimNextBody,
+    CompleteBody,
+    CreateTask,
+    MessageBody,
+    ReasonBody,
+    ReleaseBody,
+    UpdateTask,
+)
+from ats.store import TaskQuery
+from ats.store.base import SORT_COLUMNS
+
+router = APIRouter(tags=["tasks"])
+_STATUSES = ", ".join(s.value for s in Status)
+
+
+def _statuses(text: str | None) -> tuple[Status, ...]:
+    if not text or text == "all":
+        return ()
+    out = []
+    for item in text.split(","):
+        try:
+            out.append(Status(item.strip()))
+        except ValueError:
+            raise InvalidInput(
+                f"status: unknown status {item.strip()!r} (expected one of {_STATUSES})",
+                field="status",
+            ) from None
+    return tuple(out)
+
+
+def _time(name: str, text: str | None) -> int | None:
+    if text is None or text == "":
+        return None
+    if text.isdigit():
+        return int(text)
+    try:
+        return parse_iso(text)
+    except ValueError:
+        raise InvalidInput(f"{name}: not an ISO-8601 time: {text!r}", field=name) from None
+
+
+def _int_range(name: str, value: int | None, low: int, high: int) -> None:
+    if value is not None and not low <= value <= high:
+        raise InvalidInput(f"{name}: must be between {low} and {high}", field=name)
+
+
+@router.get("/tasks", summary="List tasks")
+async def list_tasks(
+    svc: Svc,
+    scope: InScope,
+    status: str | None = None,
+    type: str | None = None,
+    channel: str | None = None,
+    assignee_id: str | None = None,
+    priority: int | None = None,
+    min_priority: int | None = None,
+    max_priority: int | None = None,
+    search: Annotated[str | None, Query(max_length=500)] = None,
+    created_after: str | None = None,
+    updated_after: str | None = None,
+    sort_by: str = "created_at",
+    sort_dir: str = "desc",
+    limit: int = 50,
+    offset: int = 0,
+    project_id: str | None = None,
+) -> JSON:
+    for name, value in (("priority", priority), ("min_priority", min_priority),
+                        ("max_priority", max_priority)):  # fmt: skip
+        _int_range(name, value, 1, 10)
+    if limit < 1:
+        raise InvalidInput("limit: must be between 1 and 1000", field="limit")
+    if offset < 0:
+        raise InvalidInput("offset: must not be negative", field="offset")
+    if sort_by not in SORT_COLUMNS:
+        raise InvalidInput(
+            f"sort_by: unknown field {sort_by!r} (expected one of {', '.join(SORT_COLUMNS)})",
+            field="sort_by",
+        )
+    if sort_dir.lower() not in ("asc", "desc"):
+        raise InvalidInput("sort_dir: must be asc or desc", field="sort_dir")
+    pid = scope.project_id
+    if project_id and pid is None:
+        if project_id.isdigit():
+            pid = int(project_id)
+        else:
+            org, _, proj = project_id.partition("/")
+            pid = (await svc.scope(org, proj or "main")).project_id
+    query = TaskQuery(
+        project_id=pid,
+        statuses=_statuses(status),
+        type=type,
+        channel=channel,
+        assignee_id=assignee_id,
+        priority=priority,
+        min_priority=min_priority,
+        max_priority=max_priority,
+        search=search,
+        created_after=_time("created_after", created_after),
+        updated_after=_time("updated_after", updated_after),
+        sort_by=sort_by,
+        descending=sort_dir.lower() == "desc",
+        limit=min(limit, 1000),
+        offset=offset,
+    )
+    tasks, count = await svc.list(query)
+    return JSON({"tasks": [t.to_json() for t in tasks], "count": count})
+
+
+@router.post("/tasks", status_code=201, summary="Create a task")
+async def create_task(body: CreateTask, svc: Svc, scope: InScope, actor: Caller) -> JSON:
+    [task] = await svc.create(scope, [body.to_new()], actor)
+    return JSON(task.to_json(), status_code=201)
+
+
+@router.post("/tasks/bulk", status_code=201, summary="Create up to 1000 tasks, all or nothing")
+async def bulk_create(body: BulkCreate, svc: Svc, scope: InScope, actor: Caller) -> JSON:
+    tasks = await svc.create(scope, [t.to_new() for t in body.tasks], actor)
+    return JSON({"tasks": [t.to_json() for t in tasks]}, status_code=201)
+
+
+@router.post("/tasks/claim", summary="Claim the best claimable tasks (claim-next)")
+async def claim_next(
+    svc: Svc, scope: InScope, actor: Caller, body: ClaimNextBody | None = None
+) -> JSON:
+    b = body or ClaimNextBody()
+    tasks = await svc.claim_next(scope, b.channel, b.type, b.lease_duration, b.limit, actor)
+    return JSON({"tasks": [t.to_json() for t in tasks]})
+
+
+@router.get("/tasks/stats", summary="Counts by status and channel, completion times")
+async def stats(svc: Svc, scope: InScope) -> JSON:
+    return JSON({"stats": await svc.stats(scope)})
+
+
+@router.get("/tasks/{task_id}", summary="A task with its messages")
+async def get_task(task_id: TaskIdPath, svc: Svc, scope: InScope) -> JSON:
+    return JSON((await svc.get(scope, task_id)).to_json())
+
+
+@router.patch("/tasks/{task_id}", summary="Update fields, status included")
+async def update_task(
+    task_id: TaskIdPath, body: UpdateTask, svc: Svc, scope: InScope, actor: Caller
+) -> JSON:
+    sent = body.model_fields_set
+    if "depends_on" in sent:
+        await svc.set_dependencies(scope, task_id, list(body.depends_on or []), actor)
+    fields = sent - {"depends_on"}
+    for name in ("title", "priority", "status", "type", "channel", "payload"):
+        if name in fields and getattr(body, name) is None:
+            raise InvalidInput(f"{name}: must not be null", field=name)
+    if fields or "depends_on" not in sent:
+        update = lc.Update(
+            title=body.title,
+            description=body.description,
+            priority=body.priority,
+            status=body.status,
+            type=body.type,
+            channel=body.channel,
+            payload=body.payload,
+            clear_description="description" in sent and body.description is None,
+        )
+        task = await svc.act(scope, task_id, update, actor)
+    else:
+        task = await svc.get(scope, task_id)
+    return JSON(task.to_json())
+
+
+@router.delete("/tasks/{task_id}", summary="Delete a task")
+async def delete_task(task_id: TaskIdPath, svc: Svc, scope: InScope, actor: Caller) -> JSON:
+    await svc.delete(scope, task_id, actor)
+    return JSON({"deleted": True, "id": task_id})
+
+
+@router.post("/tasks/{task_id}/claim", summary="Claim, or renew the lease you hold")
+async def claim(
+    task_id: TaskIdPath, svc: Svc, scope: InScope, actor: Caller, body: ClaimBody | None = None
+) -> JSON:
+    b = body or ClaimBody()
+    task = await svc.act(scope, task_id, lc.Claim(b.lease_duration, b.lease_token), actor)
+    return JSON(task.to_json())
+
+
+@router.post("/tasks/{task_id}/complete", summary="Complete with outputs")
+async def complete(
+    task_id: TaskIdPath, svc: Svc, scope: InScope, actor: Caller, body: CompleteBody | None = None
+) -> JSON:
+    b = body or CompleteBody()
+    task = await svc.act(scope, task_id, lc.Complete(b.outputs, b.lease_token), actor)
+    return JSON(task.to_json())
+
+
+@router.post("/tasks/{task_id}/fail", summary="Fail with a reason")
+async def fail(
+    task_id: TaskIdPath, svc: Svc, scope: InScope, actor: Caller, body: ReasonBody | None = None
+) -> JSON:
+    b = body or ReasonBody()
+    task = await svc.act(scope, task_id, lc.Fail(b.reason, b.lease_token), actor)
+    return JSON(task.to_json())
+
+
+@router.post("/tasks/{task_id}/reject", summary="Reject with a reason")
+async def reject(
+    task_id: TaskIdPath, svc: Svc, scope: InScope, actor: Caller, body: ReasonBody | None = None
+) -> JSON:
+    b = body or ReasonBody()
+    return JSON((await svc.act(scope, task_id, lc.Reject(b.reason), actor)).to_json())
+
+
+@router.post("/tasks/{task_id}/reopen", summary="Reopen a finished task")
+async def reopen(
+    task_id: TaskIdPath, svc: Svc, scope: InScope, actor: Caller, body: ReasonBody | None = None
+) -> JSON:
+    b = body or ReasonBody()
+    return JSON((await svc.act(scope, task_id, lc.Reopen(b.reason), actor)).to_json())
+
+
+@router.post("/tasks/{task_id}/cancel", summary="Cancel (no body needed)")
+async def cancel(
+    task_id: TaskIdPath, svc: Svc, scope: InScope, actor: Caller, body: ReasonBody | None = None
+) -> JSON:
+    b = body or ReasonBody()
+    return JSON((await svc.act(scope, task_id, lc.Cancel(b.reason), actor)).to_json())
+
+
+@router.post("/tasks/{task_id}/release", summary="Give a claimed task back (extension)")
+async def release(
+    task_id: TaskIdPath, svc: Svc, scope: InScope, actor: Caller, body: ReleaseBody | None = None
+) -> JSON:
+    b = body or ReleaseBody()
+    action = lc.Release(b.delay_ms, b.reason, b.lease_token)
+    return JSON((await svc.act(scope, task_id, action, actor)).to_json())
+
+
+@router.get("/tasks/{task_id}/messages", summary="The task's message thread")
+async def list_messages(task_id: TaskIdPath, svc: Svc, scope: InScope) -> JSON:
+    messages = await svc.messages(scope, task_id)
+    return JSON({"messages": [m.to_json() for m in messages]})
+
+
+@router.post("/tasks/{task_id}/messages", status_code=201, summary="Add a message")
+async def add_message(
+    task_id: TaskIdPath, body: MessageBody, svc: Svc, scope: InScope, actor: Caller
+) -> JSON:
+    message = await svc.add_message(scope, task_id, body.to_parts(), actor)
+    return JSON(message.to_json(), status_code=201)

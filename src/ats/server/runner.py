@@ -1,0 +1,45 @@
+"""``ats serve``: migrate once, then run uvicorn with one or N worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import uvicorn
+
+from ats.errors import InvalidInput
+from ats.store import resolve_url, upgrade_database
+
+
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    database: str | None = None,
+    workers: int = 1,
+    reaper_interval: float = 1.0,
+    log_level: str = "warning",
+) -> None:
+    url = resolve_url(database)
+    if workers > 1 and url.startswith("sqlite"):
+        raise InvalidInput("--workers > 1 needs PostgreSQL (--database postgresql://…)")
+    asyncio.run(upgrade_database(url))
+    common = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "access_log": False,
+        "loop": "uvloop",
+        "http": "httptools",
+        "timeout_graceful_shutdown": 5,
+    }
+    if workers > 1:
+        # Worker processes re-create the app from the environment.
+        os.environ["ATS_DATABASE_URL"] = url
+        os.environ["ATS_REAPER_INTERVAL"] = str(reaper_interval)
+        uvicorn.run("ats.server.app:app_from_env", factory=True, workers=workers, **common)
+        return
+    from ats.server.app import create_app
+
+    app = create_app(url, reaper_interval=reaper_interval, migrate=False)
+    uvicorn.run(app, **common)

@@ -1,0 +1,169 @@
+"""Request bodies (pydantic at the edge only). Every limit here names its field on failure."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+
+from ats.models import DEFAULT_LEASE_MS, DEFAULT_PRIORITY, Status
+from ats.store import NewTask
+
+MAX_TITLE = 500
+MAX_DESCRIPTION = 100_000
+MAX_BULK = 1000
+MAX_LEASE_MS = 7 * 24 * 3600 * 1000
+
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\s\x00-\x1f]+$")]
+Priority = Annotated[StrictInt, Field(ge=1, le=10)]
+LeaseMs = Annotated[StrictInt, Field(ge=1, le=MAX_LEASE_MS)]
+TaskRef = Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]
+Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+def _title(value: str) -> str:
+    if not value.strip():
+        raise ValueError("title must not be empty")
+    return value
+
+
+class CreateTask(Body):
+    title: Annotated[StrictStr, Field(max_length=MAX_TITLE)]
+    description: Annotated[StrictStr, Field(max_length=MAX_DESCRIPTION)] | None = None
+    type: Name | None = None
+    channel: Name | None = None
+    priority: Priority | None = None
+    payload: dict[str, Any] | None = None
+    depends_on: list[TaskRef] | None = Field(default=None, max_length=1000)
+    max_attempts: Annotated[StrictInt, Field(ge=1, le=1000)] | None = None
+
+    _check_title = field_validator("title")(_title)
+
+    def to_new(self) -> NewTask:
+        payload = self.payload or {}
+        deps = list(self.depends_on or [])
+        if not deps:
+            deps = legacy_depends_on(payload)
+        return NewTask(
+            title=self.title,
+            description=self.description,
+            type=self.type or "task",
+            channel=self.channel or "default",
+            priority=self.priority if self.priority is not None else DEFAULT_PRIORITY,
+            payload=payload,
+            depends_on=tuple(dict.fromkeys(deps)),
+            max_attempts=self.max_attempts,
+        )
+
+
+def legacy_depends_on(payload: dict[str, Any]) -> list[int]:
+    """``payload.depends_on``: ids as ints or strings (``"#12"`` too), a list or a scalar."""
+    raw = payload.get("depends_on")
+    if raw is None:
+        return []
+    items = raw if isinstance(raw, list) else [raw]
+    ids: list[int] = []
+    for item in items:
+        text = str(item).strip().lstrip("#")
+        if isinstance(item, bool) or not text.isdigit() or not 0 < int(text) < 2**63:
+            from ats.errors import InvalidInput
+
+            raise InvalidInput(
+                f"payload.depends_on: {item!r} is not a task id", field="payload.depends_on"
+            )
+        ids.append(int(text))
+    return ids
+
+
+class BulkCreate(Body):
+    tasks: list[CreateTask] = Field(min_length=1, max_length=MAX_BULK)
+
+
+class UpdateTask(Body):
+    title: Annotated[StrictStr, Field(max_length=MAX_TITLE)] | None = None
+    description: Annotated[StrictStr, Field(max_length=MAX_DESCRIPTION)] | None = None
+    priority: Priority | None = None
+    status: Status | None = None
+    type: Name | None = None
+    channel: Name | None = None
+    payload: dict[str, Any] | None = None
+    depends_on: list[TaskRef] | None = Field(default=None, max_length=1000)
+
+    @field_validator("title")
+    @classmethod
+    def _check_title(cls, value: str | None) -> str | None:
+        return None if value is None else _title(value)
+
+
+class ClaimBody(Body):
+    lease_duration: LeaseMs = DEFAULT_LEASE_MS
+    lease_token: StrictInt | None = None
+
+
+class CompleteBody(Body):
+    outputs: Any = None
+    lease_token: StrictInt | None = None
+
+
+class ReasonBody(Body):
+    reason: Annotated[StrictStr, Field(max_length=MAX_DESCRIPTION)] | None = None
+    lease_token: StrictInt | None = None
+
+
+class ReleaseBody(ReasonBody):
+    delay_ms: Annotated[StrictInt, Field(ge=0, le=MAX_LEASE_MS)] = 0
+
+
+class ClaimNextBody(Body):
+    channel: Name | None = None
+    type: Name | None = None
+    lease_duration: LeaseMs = DEFAULT_LEASE_MS
+    limit: Annotated[StrictInt, Field(ge=1, le=100)] = 1
+
+
+class Part(Body):
+    model_config = ConfigDict(extra="allow")
+    type: Annotated[StrictStr, Field(min_length=1, max_length=50)] = "text"
+    content: Any
+
+
+class MessageBody(Body):
+    parts: list[Part] | None = Field(default=None, min_length=1, max_length=100)
+    content: Any = None
+    type: Annotated[StrictStr, Field(min_length=1, max_length=50)] = "text"
+
+    def to_parts(self) -> list[dict[str, Any]]:
+        from ats.errors import InvalidInput
+
+        if self.parts:
+            parts = [p.model_dump() for p in self.parts]
+        elif self.content is not None:
+            parts = [{"type": self.type, "content": self.content}]
+        else:
+            raise InvalidInput("parts: a message needs parts (or content)", field="parts")
+        for part in parts:
+            if part["type"] == "text" and not isinstance(part["content"], str):
+                raise InvalidInput("parts.content: a text part needs string content", field="parts")
+        return parts
+
+
+class CreateOrg(Body):
+    slug: Slug
+    name: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
+
+
+class UpdateOrg(Body):
+    slug: Slug | None = None
+    name: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
+
+
+class CreateProject(CreateOrg):
+    description: Annotated[StrictStr, Field(max_length=MAX_DESCRIPTION)] | None = None
+
+
+class UpdateProject(UpdateOrg):
+    description: Annotated[StrictStr, Field(max_length=MAX_DESCRIPTION)] | None = None

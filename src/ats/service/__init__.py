@@ -1,0 +1,1 @@
+"""The rules around the store: project scopes, the clock, the lease reaper."""

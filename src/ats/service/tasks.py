@@ -1,0 +1,98 @@
+"""TaskService: what the API does, independent of HTTP.
+
+It resolves ``org/project`` scopes to project ids (cached), stamps the clock, and forwards to the
+store, whose transactions apply the status machine of :mod:`ats.lifecycle`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ats.lifecycle import Action
+from ats.models import DEFAULT_ORG, DEFAULT_PROJECT, Actor, Event, Message, Millis, Task, now_ms
+from ats.store import EventQuery, NewTask, Store, TaskQuery
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Where a request looks: one project, or every project (``project_id`` None)."""
+
+    project_id: int | None
+    create_in: int  # unscoped creates go to default/main
+
+
+class TaskService:
+    def __init__(self, store: Store, clock: Callable[[], Millis] = now_ms) -> None:
+        self.store = store
+        self.clock = clock
+        self._projects: dict[tuple[str, str], int] = {}
+
+    async def scope(self, org: str | None, project: str | None) -> Scope:
+        if org is None or project is None:
+            default = await self._project_id(DEFAULT_ORG, DEFAULT_PROJECT)
+            return Scope(None, default)
+        pid = await self._project_id(org, project)
+        return Scope(pid, pid)
+
+    async def _project_id(self, org: str, project: str) -> int:
+        key = (org, project)
+        pid = self._projects.get(key)
+        if pid is None:
+            pid = (await self.store.get_project(org, project)).id
+            self._projects[key] = pid
+        return pid
+
+    def forget_projects(self) -> None:
+        """Slugs changed (rename): resolve them again."""
+        self._projects.clear()
+
+    async def create(self, scope: Scope, specs: list[NewTask], actor: Actor) -> list[Task]:
+        return await self.store.create_tasks(scope.create_in, specs, actor, self.clock())
+
+    async def get(self, scope: Scope, task_id: int) -> Task:
+        return await self.store.get_task(task_id, scope.project_id, with_messages=True)
+
+    async def list(self, query: TaskQuery) -> tuple[list[Task], int]:
+        return await self.store.list_tasks(query)
+
+    async def act(self, scope: Scope, task_id: int, action: Action, actor: Actor) -> Task:
+        return await self.store.transition(task_id, scope.project_id, action, actor, self.clock())
+
+    async def set_dependencies(
+        self, scope: Scope, task_id: int, depends_on: list[int], actor: Actor
+    ) -> Task:
+        return await self.store.set_dependencies(
+            task_id, scope.project_id, depends_on, actor, self.clock()
+        )
+
+    async def delete(self, scope: Scope, task_id: int, actor: Actor) -> None:
+        await self.store.delete_task(task_id, scope.project_id, actor, self.clock())
+
+    async def claim_next(
+        self,
+        scope: Scope,
+        channel: str | None,
+        task_type: str | None,
+        lease_ms: int,
+        limit: int,
+        actor: Actor,
+    ) -> list[Task]:
+        return await self.store.claim_next(
+            scope.project_id, channel, task_type, lease_ms, limit, actor, self.clock()
+        )
+
+    async def add_message(
+        self, scope: Scope, task_id: int, parts: list[dict[str, Any]], actor: Actor
+    ) -> Message:
+        return await self.store.add_message(task_id, scope.project_id, parts, actor, self.clock())
+
+    async def messages(self, scope: Scope, task_id: int) -> list[Message]:
+        return await self.store.list_messages(task_id, scope.project_id)
+
+    async def stats(self, scope: Scope) -> dict[str, Any]:
+        return await self.store.stats(scope.project_id, self.clock())
+
+    async def events(self, query: EventQuery) -> list[Event]:
+        return await self.store.events(query, self.clock())

@@ -1,0 +1,295 @@
+"""The storage port: one Protocol with domain verbs, and the row mapping both backends share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ats.lifecycle import Action
+from ats.models import (
+    Actor,
+    ActorType,
+    Event,
+    EventId,
+    EventType,
+    Message,
+    Millis,
+    Org,
+    Project,
+    Status,
+    Task,
+    TaskId,
+)
+
+# Events whose id is missing this long after a later event committed are taken to belong to a
+# rolled-back transaction (PostgreSQL sequences leave such gaps); younger gaps may still commit.
+GAP_GRACE_MS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    title: str
+    description: str | None = None
+    type: str = "task"
+    channel: str = "default"
+    priority: int = 5
+    payload: dict[str, Any] = field(default_factory=dict)
+    depends_on: tuple[int, ...] = ()
+    max_attempts: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQuery:
+    project_id: int | None = None
+    statuses: tuple[Status, ...] = ()
+    type: str | None = None
+    channel: str | None = None
+    assignee_id: str | None = None
+    priority: int | None = None
+    min_priority: int | None = None
+    max_priority: int | None = None
+    search: str | None = None
+    created_after: Millis | None = None
+    updated_after: Millis | None = None
+    sort_by: str = "created_at"
+    descending: bool = True
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    since: int = 0
+    limit: int = 100
+    project_id: int | None = None
+    channel: str | None = None
+    task_type: str | None = None
+    types: tuple[str, ...] = ()
+    task_id: int | None = None
+
+
+SORT_COLUMNS: Mapping[str, str] = {
+    "created_at": "created_at",
+    "updated_at": "updated_at",
+    "priority": "priority",
+    "title": "title",
+    "id": "id",
+    "status": "status",
+}
+
+
+def order_clause(q: TaskQuery) -> str:
+    """A whitelisted ORDER BY; the column never comes from the request text itself."""
+    column = SORT_COLUMNS[q.sort_by]
+    direction = "DESC" if q.descending else "ASC"
+    return f"ORDER BY {column} {direction}, id {direction}"
+
+
+class Store(Protocol):
+    """Persistence of tasks, messages, events, orgs and projects.
+
+    Every mutation writes its events in the same transaction. Methods taking ``project_id`` limit
+    themselves to that project when it is not None (a task of another project is NotFound).
+    """
+
+    kind: str
+
+    async def close(self) -> None: ...
+
+    async def migrate(self) -> list[str]: ...
+
+    async def ping(self) -> None: ...
+
+    async def create_tasks(
+        self, project_id: int, specs: list[NewTask], actor: Actor, now: Millis
+    ) -> list[Task]: ...
+
+    async def get_task(
+        self, task_id: int, project_id: int | None, with_messages: bool = False
+    ) -> Task: ...
+
+    async def list_tasks(self, q: TaskQuery) -> tuple[list[Task], int]: ...
+
+    async def transition(
+        self, task_id: int, project_id: int | None, action: Action, actor: Actor, now: Millis
+    ) -> Task: ...
+
+    async def set_dependencies(
+        self, task_id: int, project_id: int | None, depends_on: list[int], actor: Actor, now: Millis
+    ) -> Task: ...
+
+    async def delete_task(
+        self, task_id: int, project_id: int | None, actor: Actor, now: Millis
+    ) -> None: ...
+
+    async def claim_next(
+        self,
+        project_id: int | None,
+        channel: str | None,
+        task_type: str | None,
+        lease_ms: int,
+        limit: int,
+        actor: Actor,
+        now: Millis,
+    ) -> list[Task]: ...
+
+    async def expire_leases(self, now: Millis, limit: int) -> int: ...
+
+    async def add_message(
+        self,
+        task_id: int,
+        project_id: int | None,
+        parts: list[dict[str, Any]],
+        actor: Actor,
+        now: Millis,
+    ) -> Message: ...
+
+    async def list_messages(self, task_id: int, project_id: int | None) -> list[Message]: ...
+
+    async def stats(self, project_id: int | None, now: Millis) -> dict[str, Any]: ...
+
+    async def events(self, q: EventQuery, now: Millis) -> list[Event]: ...
+
+    async def list_orgs(self) -> list[Org]: ...
+
+    async def create_org(self, slug: str, name: str, now: Millis) -> Org: ...
+
+    async def get_org(self, slug: str) -> Org: ...
+
+    async def update_org(
+        self, slug: str, new_slug: str | None, name: str | None, now: Millis
+    ) -> Org: ...
+
+    async def list_projects(self, org: str, counts: bool) -> list[Project]: ...
+
+    async def create_project(
+        self, org: str, slug: str, name: str, description: str | None, now: Millis
+    ) -> Project: ...
+
+    async def get_project(self, org: str, slug: str) -> Project: ...
+
+    async def update_project(
+        self,
+        org: str,
+        slug: str,
+        new_slug: str | None,
+        name: str | None,
+        description: str | None,
+        now: Millis,
+    ) -> Project: ...
+
+
+# --- row mapping shared by both backends -------------------------------------------------------
+
+TASK_COLUMNS = (
+    "id project_id title description status priority type channel payload outputs source_type "
+    "source_id source_name assignee_type assignee_id assignee_name lease_expires lease_token "
+    "attempts max_attempts depends_on reason available_at created_at updated_at completed_at"
+).split()
+
+
+def task_from_row(
+    row: Mapping[str, Any], project: str, messages: list[Message] | None = None
+) -> Task:
+    """A task from a row whose JSON columns are already decoded."""
+    assignee = None
+    if row["assignee_id"] is not None:
+        assignee = Actor(ActorType(row["assignee_type"]), row["assignee_id"], row["assignee_name"])
+    return Task(
+        id=TaskId(row["id"]),
+        title=row["title"],
+        description=row["description"],
+        status=Status(row["status"]),
+        priority=row["priority"],
+        type=row["type"],
+        channel=row["channel"],
+        payload=row["payload"],
+        outputs=row["outputs"],
+        project=project,
+        source=Actor(ActorType(row["source_type"]), row["source_id"], row["source_name"]),
+        assignee=assignee,
+        lease_expires=row["lease_expires"],
+        lease_token=row["lease_token"],
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        depends_on=list(row["depends_on"]),
+        reason=row["reason"],
+        available_at=row["available_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        completed_at=row["completed_at"],
+        messages=messages,
+    )
+
+
+def message_from_row(row: Mapping[str, Any], parts: list[dict[str, Any]]) -> Message:
+    return Message(
+        id=row["id"],
+        task_id=TaskId(row["task_id"]),
+        actor=Actor(ActorType(row["actor_type"]), row["actor_id"], row["actor_name"]),
+        parts=parts,
+        created_at=row["created_at"],
+    )
+
+
+def event_from_row(row: Mapping[str, Any], task: Task, message: Message | None) -> Event:
+    return Event(
+        id=EventId(row["id"]),
+        type=EventType(row["type"]),
+        task_id=TaskId(row["task_id"]),
+        channel=row["channel"],
+        task_type=row["task_type"],
+        actor=Actor(ActorType(row["actor_type"]), row["actor_id"], row["actor_name"]),
+        created_at=row["created_at"],
+        task=task,
+        message=message,
+    )
+
+
+def contiguous_horizon(ids_and_times: list[tuple[int, int]], since: int, now: Millis) -> int:
+    """The highest event id up to which the log is known complete.
+
+    ``ids_and_times`` are the (id, created_at) of the events after ``since`` in id order. A missing
+    id is a transaction still committing (wait for it) unless a later event is older than the
+    grace period, which means the missing one rolled back.
+    """
+    horizon = since
+    for event_id, created_at in ids_and_times:
+        if event_id != horizon + 1 and created_at > now - GAP_GRACE_MS:
+            break
+        horizon = event_id
+    return horizon
+
+
+def task_to_row(task: Task, project_id: int) -> dict[str, Any]:
+    """The inverse of :func:`task_from_row`: the row as ``row_to_json`` would spell it."""
+    a = task.assignee
+    return {
+        "id": task.id,
+        "project_id": project_id,
+        "title": task.title,
+        "description": task.description,
+        "status": task.status.value,
+        "priority": task.priority,
+        "type": task.type,
+        "channel": task.channel,
+        "payload": task.payload,
+        "outputs": task.outputs,
+        "source_type": task.source.type.value,
+        "source_id": task.source.id,
+        "source_name": task.source.name,
+        "assignee_type": a.type.value if a else None,
+        "assignee_id": a.id if a else None,
+        "assignee_name": a.name if a else None,
+        "lease_expires": task.lease_expires,
+        "lease_token": task.lease_token,
+        "attempts": task.attempts,
+        "max_attempts": task.max_attempts,
+        "depends_on": task.depends_on,
+        "reason": task.reason,
+        "available_at": task.available_at,
+        "created_at": task.created_at,
+        "updated_at": task.updated_at,
+        "completed_at": task.completed_at,
+    }

@@ -1,0 +1,211 @@
+-- Named statements of the SQLite backend; the PostgreSQL backend defines the same names.
+-- Numbered parameters (?1, ?2, …) mirror PostgreSQL's $1, $2, … so the two files read alike.
+-- There is no FOR UPDATE: writers run under BEGIN IMMEDIATE, which already excludes other writers.
+
+-- name: ping
+SELECT 1
+
+-- name: lock_task
+SELECT t.*,
+       (SELECT json_group_array(json_array(p.id, p.status))
+          FROM task_deps d JOIN tasks p ON p.id = d.depends_on
+         WHERE d.task_id = t.id AND p.status <> 'completed') AS blockers,
+       EXISTS (SELECT 1 FROM task_deps d WHERE d.depends_on = t.id) AS has_dependents
+  FROM tasks t
+ WHERE t.id = ?1
+
+-- name: lock_expired
+SELECT t.*, NULL AS blockers,
+       EXISTS (SELECT 1 FROM task_deps d WHERE d.depends_on = t.id) AS has_dependents
+  FROM tasks t
+ WHERE t.id = ?1 AND t.status = 'in_progress' AND t.lease_expires <= ?2
+
+-- name: expired_candidates
+SELECT id FROM tasks
+ WHERE status = 'in_progress' AND lease_expires <= ?1
+ ORDER BY lease_expires
+ LIMIT ?2
+
+-- name: write_task
+UPDATE tasks
+   SET title = ?2, description = ?3, status = ?4, priority = ?5, type = ?6, channel = ?7,
+       payload = ?8, outputs = ?9, assignee_type = ?10, assignee_id = ?11, assignee_name = ?12,
+       lease_expires = ?13, lease_token = ?14, attempts = ?15, reason = ?16, available_at = ?17,
+       updated_at = ?18, completed_at = ?19, depends_on = ?20
+ WHERE id = ?1
+
+-- name: insert_event
+INSERT INTO events (type, task_id, project_id, channel, task_type, actor_type, actor_id,
+                    actor_name, created_at, task, message)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+RETURNING id
+
+-- name: pending_dependents
+SELECT t.id FROM task_deps d JOIN tasks t ON t.id = d.task_id
+ WHERE d.depends_on = ?1 AND t.status = 'pending'
+ ORDER BY t.id
+
+-- name: create_task
+INSERT INTO tasks (project_id, title, description, status, priority, type, channel, payload,
+                   source_type, source_id, source_name, max_attempts, depends_on,
+                   available_at, created_at, updated_at)
+VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?13)
+RETURNING *
+
+-- name: create_tasks_bulk
+-- SQLite has no arrays: the store runs create_task once per row inside one transaction.
+SELECT 1 WHERE 0
+
+-- name: insert_deps
+INSERT OR IGNORE INTO task_deps (task_id, depends_on)
+SELECT ?1, value FROM json_each(?2)
+
+-- name: delete_deps
+DELETE FROM task_deps WHERE task_id = ?1
+
+-- name: deps_status
+SELECT id, status FROM tasks WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id
+
+-- name: dependency_closure
+WITH RECURSIVE up(id) AS (
+    SELECT value FROM json_each(?1)
+    UNION
+    SELECT d.depends_on FROM task_deps d JOIN up ON d.task_id = up.id
+)
+SELECT id FROM up
+
+-- name: get_task
+SELECT * FROM tasks WHERE id = ?1
+
+-- name: list_messages
+SELECT * FROM messages WHERE task_id = ?1 ORDER BY id
+
+-- name: insert_message
+INSERT INTO messages (task_id, actor_type, actor_id, actor_name, parts, created_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+RETURNING *
+
+-- name: touch_task
+UPDATE tasks SET updated_at = ?2 WHERE id = ?1 RETURNING *
+
+-- name: delete_task
+DELETE FROM tasks WHERE id = ?1
+
+-- name: list_tasks
+SELECT * FROM tasks
+ WHERE (?1 IS NULL OR project_id = ?1)
+   AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2)))
+   AND (?3 IS NULL OR type = ?3)
+   AND (?4 IS NULL OR channel = ?4)
+   AND (?5 IS NULL OR assignee_id = ?5)
+   AND (?6 IS NULL OR priority = ?6)
+   AND (?7 IS NULL OR priority >= ?7)
+   AND (?8 IS NULL OR priority <= ?8)
+   AND (?9 IS NULL OR title LIKE ?9 ESCAPE '\' OR description LIKE ?9 ESCAPE '\')
+   AND (?10 IS NULL OR created_at > ?10)
+   AND (?11 IS NULL OR updated_at > ?11)
+ {order}
+ LIMIT ?12 OFFSET ?13
+
+-- name: count_tasks
+SELECT count(*) FROM tasks
+ WHERE (?1 IS NULL OR project_id = ?1)
+   AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2)))
+   AND (?3 IS NULL OR type = ?3)
+   AND (?4 IS NULL OR channel = ?4)
+   AND (?5 IS NULL OR assignee_id = ?5)
+   AND (?6 IS NULL OR priority = ?6)
+   AND (?7 IS NULL OR priority >= ?7)
+   AND (?8 IS NULL OR priority <= ?8)
+   AND (?9 IS NULL OR title LIKE ?9 ESCAPE '\' OR description LIKE ?9 ESCAPE '\')
+   AND (?10 IS NULL OR created_at > ?10)
+   AND (?11 IS NULL OR updated_at > ?11)
+
+-- name: claim_next
+-- Runs under BEGIN IMMEDIATE, so the pick and the hand-over cannot interleave with another
+-- claimer; the store appends the task.claimed events from the returned rows.
+UPDATE tasks
+   SET status = 'in_progress', assignee_type = ?6, assignee_id = ?7, assignee_name = ?8,
+       lease_expires = ?1 + ?9, lease_token = lease_token + 1, attempts = attempts + 1,
+       available_at = ?1, updated_at = ?1
+ WHERE id IN (
+    SELECT t.id FROM tasks t
+     WHERE t.status = 'pending' AND t.available_at <= ?1
+       AND (?2 IS NULL OR t.channel = ?2)
+       AND (?3 IS NULL OR t.type = ?3)
+       AND (?4 IS NULL OR t.project_id = ?4)
+       AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks p ON p.id = d.depends_on
+                        WHERE d.task_id = t.id AND p.status <> 'completed')
+     ORDER BY t.priority DESC, t.id
+     LIMIT ?5)
+RETURNING *
+
+-- name: stats_by_status
+SELECT status, count(*) AS n FROM tasks WHERE (?1 IS NULL OR project_id = ?1)
+ GROUP BY status
+
+-- name: stats_by_channel
+SELECT channel, count(*) AS n FROM tasks WHERE (?1 IS NULL OR project_id = ?1)
+ GROUP BY channel ORDER BY channel
+
+-- name: stats_times
+SELECT avg(completed_at - created_at) FILTER (WHERE status = 'completed') AS avg_ms,
+       count(*) FILTER (WHERE created_at >= ?2) AS created_24h,
+       count(*) FILTER (WHERE status = 'completed' AND completed_at >= ?2) AS completed_24h,
+       count(*) FILTER (WHERE created_at >= ?3) AS created_7d,
+       count(*) FILTER (WHERE status = 'completed' AND completed_at >= ?3) AS completed_7d
+  FROM tasks WHERE (?1 IS NULL OR project_id = ?1)
+
+-- name: event_ids_after
+SELECT id, created_at FROM events WHERE id > ?1 ORDER BY id LIMIT ?2
+
+-- name: events_after
+SELECT * FROM events
+ WHERE id > ?1 AND id <= ?2
+   AND (?3 IS NULL OR project_id = ?3)
+   AND (?4 IS NULL OR channel = ?4)
+   AND (?5 IS NULL OR task_type = ?5)
+   AND (?6 IS NULL OR type IN (SELECT value FROM json_each(?6)))
+   AND (?7 IS NULL OR task_id = ?7)
+ ORDER BY id
+ LIMIT ?8
+
+-- name: list_orgs
+SELECT * FROM orgs ORDER BY slug
+
+-- name: get_org
+SELECT * FROM orgs WHERE slug = ?1
+
+-- name: create_org
+INSERT INTO orgs (slug, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) RETURNING *
+
+-- name: update_org
+UPDATE orgs SET slug = ?2, name = ?3, updated_at = ?4 WHERE slug = ?1 RETURNING *
+
+-- name: list_projects
+SELECT p.*, o.slug AS org,
+       (SELECT count(*) FROM tasks t WHERE t.project_id = p.id AND t.status = 'pending')
+           AS pending_count,
+       (SELECT count(*) FROM tasks t WHERE t.project_id = p.id AND t.status = 'in_progress')
+           AS in_progress_count,
+       (SELECT count(*) FROM tasks t WHERE t.project_id = p.id) AS total_count
+  FROM projects p JOIN orgs o ON o.id = p.org_id
+ WHERE o.slug = ?1
+ ORDER BY p.slug
+
+-- name: get_project
+SELECT p.*, o.slug AS org FROM projects p JOIN orgs o ON o.id = p.org_id
+ WHERE o.slug = ?1 AND p.slug = ?2
+
+-- name: create_project
+INSERT INTO projects (org_id, slug, name, description, created_at, updated_at)
+SELECT o.id, ?2, ?3, ?4, ?5, ?5 FROM orgs o WHERE o.slug = ?1
+RETURNING *, ?1 AS org
+
+-- name: update_project
+UPDATE projects SET slug = ?3, name = ?4, description = ?5, updated_at = ?6
+ WHERE org_id = (SELECT id FROM orgs WHERE slug = ?1) AND slug = ?2
+RETURNING *, ?1 AS org
+
+-- name: project_paths
+SELECT p.id, o.slug || '/' || p.slug AS path FROM projects p JOIN orgs o ON o.id = p.org_id

@@ -1,0 +1,187 @@
+"""Shared fixtures: one parametrized database fixture for both backends, apps, live servers.
+
+PostgreSQL: a template database is migrated once per session and cloned for every test. When no
+PostgreSQL server answers, its tests are skipped with the reason — except under ``CI=true``,
+where that is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from ats.server.app import create_app
+from ats.store import Store, open_store
+
+PG_ADMIN = os.environ.get("ATS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _pg_url(dbname: str) -> str:
+    base, _, _ = PG_ADMIN.rpartition("/")
+    return f"{base}/{dbname}"
+
+
+class _PgTemplate:
+    """Creates the migrated template lazily, once per test session (and worker)."""
+
+    def __init__(self) -> None:
+        self.name = f"ats_tmpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        self.ready = False
+        self.error: str | None = None
+
+    async def _admin(self) -> asyncpg.Connection:
+        return await asyncpg.connect(PG_ADMIN, timeout=5)
+
+    async def ensure(self) -> None:
+        if self.ready or self.error:
+            return
+        try:
+            conn = await self._admin()
+        except (OSError, asyncpg.PostgresError) as exc:
+            self.error = f"PostgreSQL not reachable at {PG_ADMIN}: {exc}"
+            return
+        try:
+            await conn.execute(f'CREATE DATABASE "{self.name}"')
+        finally:
+            await conn.close()
+        store = await open_store(_pg_url(self.name), pool_size=2)
+        try:
+            await store.migrate()
+        finally:
+            await store.close()
+        self.ready = True
+
+    async def clone(self) -> str:
+        name = f"ats_t_{uuid.uuid4().hex[:12]}"
+        conn = await self._admin()
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.name}" STRATEGY FILE_COPY')
+        finally:
+            await conn.close()
+        return name
+
+    async def drop(self, name: str) -> None:
+        conn = await self._admin()
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+_TEMPLATE = _PgTemplate()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _TEMPLATE.ready:
+        asyncio.run(_TEMPLATE.drop(_TEMPLATE.name))
+
+
+@pytest.fixture(params=BACKENDS)
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, migrated database on each backend; yields its URL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/ats.db"
+        store = await open_store(url)
+        await store.migrate()
+        await store.close()
+        yield url
+        return
+    await _TEMPLATE.ensure()
+    if _TEMPLATE.error:
+        if IN_CI:
+            pytest.fail(f"CI=true but PostgreSQL tests cannot run: {_TEMPLATE.error}")
+        pytest.skip(_TEMPLATE.error)
+    name = await _TEMPLATE.clone()
+    try:
+        yield _pg_url(name)
+    finally:
+        await _TEMPLATE.drop(name)
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[Store]:
+    s = await open_store(db_url, pool_size=20)
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture
+async def client(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process (no socket), lifespan included."""
+    app = create_app(db_url, reaper_interval=0.1)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ats.test") as c:
+            yield c
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+ATS = [sys.executable, "-m", "ats"]
+
+
+@contextlib.contextmanager
+def running_server(
+    db_url: str, *extra: str, port: int | None = None, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A real ``ats serve`` process; yields its base URL and stops it afterwards."""
+    port = port or free_port()
+    cmd = [*ATS, "serve", "--port", str(port), "--database", db_url, *extra]
+    proc = subprocess.Popen(
+        cmd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError(f"ats serve exited with {proc.returncode}: {err}")
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("ats serve did not answer /health within 30 s")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+
+
+@pytest.fixture
+def server_url(db_url: str) -> Iterator[str]:
+    """A real ``ats serve`` subprocess on a free port, on each backend."""
+    with running_server(db_url, "--reaper-interval", "0.2") as url:
+        yield url
