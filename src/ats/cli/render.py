@@ -25,7 +25,8 @@ STATUS_STYLE: dict[Status, str] = {
 
 def _out() -> Console:
     # Built per call so it writes to whatever sys.stdout is now (tests capture it).
-    return Console(highlight=False, soft_wrap=False)
+    # soft_wrap: one-line confirmations stay one line in pipes (rich assumes 80 columns there).
+    return Console(highlight=False, soft_wrap=True)
 
 
 def _err() -> Console:
@@ -50,13 +51,17 @@ def priority_text(priority: int) -> Text:
 
 
 def ago(ms: int | None) -> str:
+    """``5m ago``, or ``in 58s`` for a time still ahead (a lease)."""
     if not ms:
         return "-"
-    seconds = max(0, (now_ms() - ms) // 1000)
+    delta = (now_ms() - ms) // 1000
+    seconds = abs(delta)
+    amount = f"{seconds}s"
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
-            return f"{seconds // size}{unit} ago"
-    return f"{seconds}s ago"
+            amount = f"{seconds // size}{unit}"
+            break
+    return f"{amount} ago" if delta >= 0 else f"in {amount}"
 
 
 def when(ms: int | None) -> str:
