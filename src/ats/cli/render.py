@@ -265,7 +265,7 @@ def mapping(data: Mapping[str, Any], title: str | None = None) -> None:
     if title:
         out.print(Text(title, style="bold"))
     rows = [
-        (k, v if isinstance(v, str | int | float) or v is None else _pretty(v))
+        (k, "-" if v is None else v if isinstance(v, str | int | float) else _pretty(v))
         for k, v in data.items()
     ]
     out.print(_kv(rows))

@@ -13,15 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import quote
 
 import httpx
 
 from ats.client.http import Connection, Trace, capture_json
+from ats.client.projects import JSON, OrgsAndProjects, drop_none, seg
 from ats.config import Settings
 from ats.models import Actor, Message, Task
-
-JSON = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,15 +28,7 @@ class TaskPage:
     count: int  # total matching the filters, not len(tasks)
 
 
-def _drop_none(**fields: Any) -> JSON:
-    return {k: v for k, v in fields.items() if v is not None}
-
-
-def _seg(value: str | int) -> str:
-    return quote(str(value), safe="")
-
-
-class AsyncClient:
+class AsyncClient(OrgsAndProjects):
     """The ATS SDK. Use as ``async with AsyncClient(url, actor) as ats: ...``."""
 
     capture_json = staticmethod(capture_json)
@@ -57,7 +47,7 @@ class AsyncClient:
         self._conn = Connection(url, actor, timeout=timeout, transport=transport, trace=trace)
         base = "/tasks"
         if scope is not None:
-            base = f"/orgs/{_seg(scope[0])}/projects/{_seg(scope[1])}/tasks"
+            base = f"/orgs/{seg(scope[0])}/projects/{seg(scope[1])}/tasks"
         self._tasks = base
 
     @classmethod
@@ -115,7 +105,7 @@ class AsyncClient:
         event: str | None = None,
     ) -> list[JSON]:
         """One page of the event log after ``since`` (GET /events, not the live stream)."""
-        params = _drop_none(since=since, limit=limit, channel=channel, type=type, event=event)
+        params = drop_none(since=since, limit=limit, channel=channel, type=type, event=event)
         body = await self._conn.request("GET", "/events", params=params)
         result: list[JSON] = body["events"]
         return result
@@ -134,7 +124,7 @@ class AsyncClient:
         depends_on: Sequence[int] | None = None,
         max_attempts: int | None = None,
     ) -> Task:
-        body = _drop_none(
+        body = drop_none(
             title=title,
             description=description,
             type=type,
@@ -171,7 +161,7 @@ class AsyncClient:
         project_id: str | None = None,
     ) -> TaskPage:
         """Tasks matching every given filter; ``status=None`` means any status."""
-        params = _drop_none(
+        params = drop_none(
             status=status,
             type=type,
             channel=channel,
@@ -208,7 +198,7 @@ class AsyncClient:
         channel: str | None = None,
         payload: JSON | None = None,
     ) -> Task:
-        body = _drop_none(
+        body = drop_none(
             title=title,
             description=description,
             priority=priority,
@@ -228,7 +218,7 @@ class AsyncClient:
         self, task_id: int, *, lease_ms: int | None = None, lease_token: int | None = None
     ) -> Task:
         """Claim a pending task, or renew the lease on one this actor already holds."""
-        body = _drop_none(lease_duration=lease_ms, lease_token=lease_token)
+        body = drop_none(lease_duration=lease_ms, lease_token=lease_token)
         return await self._task_call("POST", self._task(task_id, "claim"), body)
 
     async def claim_next(
@@ -240,30 +230,30 @@ class AsyncClient:
         limit: int | None = None,
     ) -> list[Task]:
         """Atomically claim the most urgent claimable tasks; ``[]`` when there are none."""
-        body = _drop_none(channel=channel, type=type, lease_duration=lease_ms, limit=limit)
+        body = drop_none(channel=channel, type=type, lease_duration=lease_ms, limit=limit)
         answer = await self._conn.request("POST", f"{self._tasks}/claim", json=body)
         return [Task.from_json(t) for t in answer["tasks"]]
 
     async def complete(
         self, task_id: int, outputs: Any = None, *, lease_token: int | None = None
     ) -> Task:
-        body = _drop_none(outputs=outputs, lease_token=lease_token)
+        body = drop_none(outputs=outputs, lease_token=lease_token)
         return await self._task_call("POST", self._task(task_id, "complete"), body)
 
     async def fail(
         self, task_id: int, reason: str | None = None, *, lease_token: int | None = None
     ) -> Task:
-        body = _drop_none(reason=reason, lease_token=lease_token)
+        body = drop_none(reason=reason, lease_token=lease_token)
         return await self._task_call("POST", self._task(task_id, "fail"), body)
 
     async def reject(self, task_id: int, reason: str | None = None) -> Task:
         return await self._task_call(
-            "POST", self._task(task_id, "reject"), _drop_none(reason=reason)
+            "POST", self._task(task_id, "reject"), drop_none(reason=reason)
         )
 
     async def reopen(self, task_id: int, reason: str | None = None) -> Task:
         return await self._task_call(
-            "POST", self._task(task_id, "reopen"), _drop_none(reason=reason)
+            "POST", self._task(task_id, "reopen"), drop_none(reason=reason)
         )
 
     async def cancel(self, task_id: int) -> Task:
@@ -279,7 +269,7 @@ class AsyncClient:
         lease_token: int | None = None,
     ) -> Task:
         """Give an in-progress task back (pending again, optionally after ``delay_ms``)."""
-        body = _drop_none(delay_ms=delay_ms, reason=reason, lease_token=lease_token)
+        body = drop_none(delay_ms=delay_ms, reason=reason, lease_token=lease_token)
         return await self._task_call("POST", self._task(task_id, "release"), body)
 
     # -- messages ----------------------------------------------------------------------------
@@ -305,63 +295,3 @@ class AsyncClient:
     async def list_messages(self, task_id: int) -> list[Message]:
         body = await self._conn.request("GET", self._task(task_id, "messages"))
         return [Message.from_json(m) for m in body["messages"]]
-
-    # -- organizations and projects ----------------------------------------------------------
-
-    async def list_orgs(self) -> list[JSON]:
-        body = await self._conn.request("GET", "/orgs")
-        result: list[JSON] = body["organizations"]
-        return result
-
-    async def create_org(self, slug: str, name: str | None = None) -> JSON:
-        body = await self._conn.request("POST", "/orgs", json={"slug": slug, "name": name or slug})
-        result: JSON = body["organization"]
-        return result
-
-    async def get_org(self, org: str) -> JSON:
-        body = await self._conn.request("GET", f"/orgs/{_seg(org)}")
-        result: JSON = body["organization"]
-        return result
-
-    async def update_org(
-        self, org: str, *, slug: str | None = None, name: str | None = None
-    ) -> JSON:
-        changes = _drop_none(slug=slug, name=name)
-        body = await self._conn.request("PATCH", f"/orgs/{_seg(org)}", json=changes)
-        result: JSON = body["organization"]
-        return result
-
-    async def list_projects(self, org: str, *, counts: bool = True) -> list[JSON]:
-        """Projects of ``org``; with ``counts`` each has pending/in_progress/total counts."""
-        path = f"/orgs/{_seg(org)}/projects"
-        body = await self._conn.request("GET", path, params={"counts": counts})
-        result: list[JSON] = body["projects"]
-        return result
-
-    async def create_project(
-        self, org: str, slug: str, name: str | None = None, *, description: str | None = None
-    ) -> JSON:
-        fields = _drop_none(slug=slug, name=name or slug, description=description)
-        body = await self._conn.request("POST", f"/orgs/{_seg(org)}/projects", json=fields)
-        result: JSON = body["project"]
-        return result
-
-    async def get_project(self, org: str, project: str) -> JSON:
-        body = await self._conn.request("GET", f"/orgs/{_seg(org)}/projects/{_seg(project)}")
-        result: JSON = body["project"]
-        return result
-
-    async def update_project(
-        self,
-        org: str,
-        project: str,
-        *,
-        slug: str | None = None,
-        name: str | None = None,
-        description: str | None = None,
-    ) -> JSON:
-        changes = _drop_none(slug=slug, name=name, description=description)
-        path = f"/orgs/{_seg(org)}/projects/{_seg(project)}"
-        body = await self._conn.request("PATCH", path, json=changes)
-        result: JSON = body["project"]
-        return result
