@@ -69,7 +69,9 @@ class _PgTemplate:
         name = f"ats_t_{uuid.uuid4().hex[:12]}"
         conn = await self._admin()
         try:
-            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.name}" STRATEGY FILE_COPY')
+            await conn.execute(
+                f'CREATE DATABASE "{name}" TEMPLATE "{self.name}" STRATEGY FILE_COPY'
+            )
         finally:
             await conn.close()
         return name

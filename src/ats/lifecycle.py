@@ -133,8 +133,9 @@ def apply(
         case Claim(lease_ms=lease_ms, lease_token=token):
             if status is Status.IN_PROGRESS and not lease_expired(task, now):
                 if _held_by_other(task, actor):
+                    holder = _holder(task)
                     raise Conflict(
-                        f"Task {task.id} is already claimed (in_progress status) by {_holder(task)}",
+                        f"Task {task.id} is already claimed (in_progress status) by {holder}",
                         status=status.value,
                     )
                 _check_token(task, "renew", token)

@@ -11,14 +11,15 @@ from ats.server.actor import actor_from
 from ats.service.tasks import Scope, TaskService
 
 
-def service(request: Request) -> TaskService:
+async def service(request: Request) -> TaskService:
     svc: TaskService = request.app.state.service
     return svc
 
 
 async def scope(request: Request) -> Scope:
     params = request.path_params
-    return await service(request).scope(params.get("org"), params.get("project"))
+    svc: TaskService = request.app.state.service
+    return await svc.scope(params.get("org"), params.get("project"))
 
 
 Svc = Annotated[TaskService, Depends(service)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
 import uvicorn
 
@@ -24,22 +25,25 @@ def serve(
     if workers > 1 and url.startswith("sqlite"):
         raise InvalidInput("--workers > 1 needs PostgreSQL (--database postgresql://…)")
     asyncio.run(upgrade_database(url))
-    common = {
-        "host": host,
-        "port": port,
-        "log_level": log_level,
-        "access_log": False,
-        "loop": "uvloop",
-        "http": "httptools",
-        "timeout_graceful_shutdown": 5,
-    }
+    app: Any
     if workers > 1:
         # Worker processes re-create the app from the environment.
         os.environ["ATS_DATABASE_URL"] = url
         os.environ["ATS_REAPER_INTERVAL"] = str(reaper_interval)
-        uvicorn.run("ats.server.app:app_from_env", factory=True, workers=workers, **common)
-        return
-    from ats.server.app import create_app
+        app = "ats.server.app:app_from_env"
+    else:
+        from ats.server.app import create_app
 
-    app = create_app(url, reaper_interval=reaper_interval, migrate=False)
-    uvicorn.run(app, **common)
+        app = create_app(url, reaper_interval=reaper_interval, migrate=False)
+    uvicorn.run(
+        app,
+        factory=workers > 1,
+        workers=workers if workers > 1 else None,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=5,
+    )

@@ -54,7 +54,7 @@ class TaskService:
     async def get(self, scope: Scope, task_id: int) -> Task:
         return await self.store.get_task(task_id, scope.project_id, with_messages=True)
 
-    async def list(self, query: TaskQuery) -> tuple[list[Task], int]:
+    async def list_tasks(self, query: TaskQuery) -> tuple[list[Task], int]:
         return await self.store.list_tasks(query)
 
     async def act(self, scope: Scope, task_id: int, action: Action, actor: Actor) -> Task:

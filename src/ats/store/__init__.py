@@ -32,7 +32,7 @@ def sqlite_path(url: str) -> Path:
     rest = url.removeprefix("sqlite://")
     if not rest.startswith("/") or rest == "/":
         raise InvalidInput(f"malformed SQLite URL {url!r}: expected sqlite:///path/to/file.db")
-    return Path(rest[1:]) if not rest.startswith("//") else Path(rest[1:])
+    return Path(rest[1:])  # "/rel.db" → "rel.db"; "//abs.db" → "/abs.db"
 
 
 async def open_store(url: str | None = None, *, pool_size: int = 20) -> Store:

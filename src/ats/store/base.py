@@ -86,6 +86,12 @@ def order_clause(q: TaskQuery) -> str:
     return f"ORDER BY {column} {direction}, id {direction}"
 
 
+class RowLike(Protocol):
+    """A database row: asyncpg's Record, sqlite3's Row, or a dict."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
 class Store(Protocol):
     """Persistence of tasks, messages, events, orgs and projects.
 
@@ -182,16 +188,8 @@ class Store(Protocol):
 
 # --- row mapping shared by both backends -------------------------------------------------------
 
-TASK_COLUMNS = (
-    "id project_id title description status priority type channel payload outputs source_type "
-    "source_id source_name assignee_type assignee_id assignee_name lease_expires lease_token "
-    "attempts max_attempts depends_on reason available_at created_at updated_at completed_at"
-).split()
 
-
-def task_from_row(
-    row: Mapping[str, Any], project: str, messages: list[Message] | None = None
-) -> Task:
+def task_from_row(row: RowLike, project: str, messages: list[Message] | None = None) -> Task:
     """A task from a row whose JSON columns are already decoded."""
     assignee = None
     if row["assignee_id"] is not None:
@@ -223,7 +221,7 @@ def task_from_row(
     )
 
 
-def message_from_row(row: Mapping[str, Any], parts: list[dict[str, Any]]) -> Message:
+def message_from_row(row: RowLike, parts: list[dict[str, Any]]) -> Message:
     return Message(
         id=row["id"],
         task_id=TaskId(row["task_id"]),
@@ -233,7 +231,7 @@ def message_from_row(row: Mapping[str, Any], parts: list[dict[str, Any]]) -> Mes
     )
 
 
-def event_from_row(row: Mapping[str, Any], task: Task, message: Message | None) -> Event:
+def event_from_row(row: RowLike, task: Task, message: Message | None) -> Event:
     return Event(
         id=EventId(row["id"]),
         type=EventType(row["type"]),

@@ -6,13 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from ats.models import Millis, Org, Project, Status
+from ats.store.base import RowLike
 
 
-def org_from_row(row: Mapping[str, Any]) -> Org:
+def org_from_row(row: RowLike) -> Org:
     return Org(row["id"], row["slug"], row["name"], row["created_at"], row["updated_at"])
 
 
-def project_from_row(row: Mapping[str, Any], counts: bool) -> Project:
+def project_from_row(row: RowLike, counts: bool) -> Project:
     return Project(
         id=row["id"],
         org=row["org"],

@@ -27,13 +27,14 @@ async def list_events(
 ) -> JSON:
     if since < 0:
         raise InvalidInput("since: must not be negative", field="since")
-    if not 1 <= limit:
+    if not limit >= 1:
         raise InvalidInput("limit: must be between 1 and 1000", field="limit")
     types = tuple(t.strip() for t in event.split(",") if t.strip()) if event else ()
     unknown = [t for t in types if t not in _KNOWN]
     if unknown:
         raise InvalidInput(
-            f"event: unknown event type {unknown[0]!r} (expected one of {', '.join(sorted(_KNOWN))})",
+            f"event: unknown event type {unknown[0]!r} "
+            f"(expected one of {', '.join(sorted(_KNOWN))})",
             field="event",
         )
     query = EventQuery(

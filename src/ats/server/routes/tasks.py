@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from ats import lifecycle as lc
 from ats.errors import InvalidInput
-from ats.models import Status, parse_iso
+from ats.models import Millis, Status, parse_iso
 from ats.server.deps import Caller, InScope, Svc, TaskIdPath
 from ats.server.responses import JSON
 from ats.server.schemas import (
@@ -44,11 +44,11 @@ def _statuses(text: str | None) -> tuple[Status, ...]:
     return tuple(out)
 
 
-def _time(name: str, text: str | None) -> int | None:
+def _time(name: str, text: str | None) -> Millis | None:
     if text is None or text == "":
         return None
     if text.isdigit():
-        return int(text)
+        return Millis(int(text))
     try:
         return parse_iso(text)
     except ValueError:
@@ -118,7 +118,7 @@ async def list_tasks(
         limit=min(limit, 1000),
         offset=offset,
     )
-    tasks, count = await svc.list(query)
+    tasks, count = await svc.list_tasks(query)
     return JSON({"tasks": [t.to_json() for t in tasks], "count": count})
 
 

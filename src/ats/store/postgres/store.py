@@ -41,9 +41,17 @@ from ats.store.transitions import (
 )
 
 Q = sql.load("ats.store.postgres")
+Conn = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
 T = TypeVar("T")
 _RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 MIGRATION_LOCK = 0x4154_5301  # "ATS" + 1: serialises `ats db upgrade` across processes
+
+
+def _row(row: asyncpg.Record | None) -> asyncpg.Record:
+    """A row the statement always returns (RETURNING of a row that is known to exist)."""
+    if row is None:
+        raise NotFound("the row vanished while it was being changed")
+    return row
 
 
 def _dumps(value: Any) -> str:
@@ -58,7 +66,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 class PgTx:
     """The :class:`~ats.store.transitions.Tx` of one PostgreSQL transaction."""
 
-    def __init__(self, store: PostgresStore, conn: asyncpg.Connection) -> None:
+    def __init__(self, store: PostgresStore, conn: Conn) -> None:
         self.store = store
         self.conn = conn
 
@@ -393,9 +401,8 @@ class PostgresStore:
                 row = await tx.conn.fetchrow(
                     Q["insert_message"], task_id, actor.type.value, actor.id, actor.name, parts, now
                 )
-                message = message_from_row(row, row["parts"])
-                touched = await tx.conn.fetchrow(Q["touch_task"], task_id, now)
-                task = await self._task(touched)
+                message = message_from_row(_row(row), _row(row)["parts"])
+                task = await self._task(_row(await tx.conn.fetchrow(Q["touch_task"], task_id, now)))
                 await self._event(
                     tx.conn, EventType.MESSAGE, task, locked.project_id, actor, now, message
                 )
@@ -423,7 +430,7 @@ class PostgresStore:
             return stats_document(
                 {r["status"]: r["n"] for r in by_status},
                 {r["channel"]: r["n"] for r in by_channel},
-                dict(times),
+                dict(_row(times)),
             )
 
         return await self._retrying(body)
@@ -466,7 +473,7 @@ class PostgresStore:
 
     async def create_org(self, slug: str, name: str, now: Millis) -> Org:
         row = await self._retrying(lambda: self.pool.fetchrow(Q["create_org"], slug, name, now))
-        return org_from_row(row)
+        return org_from_row(_row(row))
 
     async def update_org(
         self, slug: str, new_slug: str | None, name: str | None, now: Millis
@@ -478,7 +485,7 @@ class PostgresStore:
             )
         )
         self._paths.clear()
-        return org_from_row(row)
+        return org_from_row(_row(row))
 
     async def list_projects(self, org: str, counts: bool) -> list[Project]:
         await self.get_org(org)
@@ -498,7 +505,7 @@ class PostgresStore:
         row = await self._retrying(
             lambda: self.pool.fetchrow(Q["create_project"], org, slug, name, description, now)
         )
-        return project_from_row(row, False)
+        return project_from_row(_row(row), False)
 
     async def update_project(
         self,
@@ -519,7 +526,7 @@ class PostgresStore:
                 name or p.name,
                 description if description is not None else p.description,
                 now,
-            )  # fmt: skip
+            )
         )
         self._paths.clear()
-        return project_from_row(row, False)
+        return project_from_row(_row(row), False)

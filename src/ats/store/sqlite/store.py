@@ -52,7 +52,7 @@ def _dumps(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
-def _decoded(row: Mapping[str, Any]) -> dict[str, Any]:
+def _decoded(row: sqlite3.Row | Mapping[str, Any]) -> dict[str, Any]:
     d = dict(row)
     for key in _JSON_COLUMNS:
         value = d.get(key)
