@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 import orjson
@@ -41,7 +41,7 @@ from ats.store.transitions import (
 )
 
 Q = sql.load("ats.store.postgres")
-Conn = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
+Conn: TypeAlias = "asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
 T = TypeVar("T")
 _RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 MIGRATION_LOCK = 0x4154_5301  # "ATS" + 1: serialises `ats db upgrade` across processes
@@ -359,8 +359,9 @@ class PostgresStore:
         now: Millis,
     ) -> list[Task]:
         async def body() -> list[Task]:
+            query = Q["claim_next" if channel is None else "claim_next_in_channel"]
             rows = await self.pool.fetch(
-                Q["claim_next"], now, channel, task_type, project_id, limit,
+                query, now, channel, task_type, project_id, limit,
                 actor.type.value, actor.id, actor.name, lease_ms,
             )  # fmt: skip
             return [await self._task(r) for r in rows]

@@ -336,7 +336,7 @@ class SqliteStore:
             rows = [
                 _decoded(r)
                 for r in self.db.execute(
-                    Q["claim_next"],
+                    Q["claim_next" if channel is None else "claim_next_in_channel"],
                     (
                         now, channel, task_type, project_id, limit, actor.type.value, actor.id,
                         actor.name, lease_ms,
