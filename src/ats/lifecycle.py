@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, assert_never
 
-from ats.errors import Conflict, InvalidInput
+from ats.errors import Conflict
 from ats.models import SYSTEM, Actor, EventType, Millis, Status, Task
 
 
@@ -268,14 +268,6 @@ def cascade_failure(
     """A dependency failed or was cancelled: its pending dependent fails with it."""
     reason = f"Blocked: dependency #{dependency_id} ({dependency_status})"
     return Outcome(_finish(dependent, Status.FAILED, now, reason=reason), (EventType.FAILED,))
-
-
-def validate_lease(lease_ms: int) -> int:
-    if lease_ms <= 0 or lease_ms > 7 * 24 * 3600 * 1000:
-        raise InvalidInput(
-            "lease_duration must be between 1 and 604800000 ms", field="lease_duration"
-        )
-    return lease_ms
 
 
 CASCADING = frozenset({Status.FAILED, Status.CANCELLED})

@@ -1,0 +1,25 @@
+"""Both backends define the same named statements, and every migration set is well-formed."""
+
+from __future__ import annotations
+
+from ats.store import sql
+
+
+def test_backends_define_the_same_query_names() -> None:
+    sqlite = set(sql.load("ats.store.sqlite"))
+    postgres = set(sql.load("ats.store.postgres"))
+    assert sqlite == postgres, sqlite ^ postgres
+
+
+def test_migrations_are_numbered_alike() -> None:
+    sqlite = [(v, n) for v, n, _ in sql.migrations("ats.store.sqlite")]
+    postgres = [(v, n) for v, n, _ in sql.migrations("ats.store.postgres")]
+    assert sqlite == postgres
+    assert [v for v, _ in sqlite] == list(range(1, len(sqlite) + 1))
+
+
+def test_parse_rejects_duplicate_names() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="twice"):
+        sql.parse("-- name: a\nSELECT 1\n-- name: a\nSELECT 2\n")
