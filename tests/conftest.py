@@ -92,16 +92,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         asyncio.run(_TEMPLATE.drop(_TEMPLATE.name))
 
 
-@pytest.fixture(params=BACKENDS)
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, migrated database on each backend; yields its URL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/ats.db"
-        store = await open_store(url)
-        await store.migrate()
-        await store.close()
-        yield url
-        return
+async def _fresh_pg() -> AsyncIterator[str]:
     await _TEMPLATE.ensure()
     if _TEMPLATE.error:
         if IN_CI:
@@ -112,6 +103,27 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         yield _pg_url(name)
     finally:
         await _TEMPLATE.drop(name)
+
+
+@pytest.fixture(params=BACKENDS)
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, migrated database on each backend; yields its URL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/ats.db"
+        store = await open_store(url)
+        await store.migrate()
+        await store.close()
+        yield url
+        return
+    async for url in _fresh_pg():
+        yield url
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh, migrated PostgreSQL database (for what only PostgreSQL does: many servers)."""
+    async for url in _fresh_pg():
+        yield url
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from tests.server.test_tasks import create
 
 JSON_HDR = {"Content-Type": "application/json"}

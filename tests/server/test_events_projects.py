@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+
 from tests.server.test_tasks import AGENT_A, create
 
 

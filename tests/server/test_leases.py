@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+
 from tests.server.test_tasks import AGENT_A, AGENT_B, create
 
 
