@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 
 import httpx
+import pytest
 
 TASKS = 10_000
 WORKERS = 16
@@ -25,6 +26,7 @@ async def test_claim_race_exactly_one_winner(server_url: str) -> None:
             )
 
 
+@pytest.mark.timeout(600)
 async def test_sixteen_workers_drain_ten_thousand_tasks(server_url: str) -> None:
     limits = httpx.Limits(max_connections=WORKERS + 4)
     async with httpx.AsyncClient(base_url=server_url, limits=limits, timeout=30) as c:

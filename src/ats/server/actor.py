@@ -10,7 +10,7 @@ from ats.models import ANONYMOUS, Actor, ActorType
 _TYPES = ", ".join(t.value for t in ActorType)
 
 
-async def actor_from(request: Request) -> Actor:
+def actor_from(request: Request) -> Actor:
     """Missing headers mean the anonymous actor; an ID without a type is an agent."""
     headers = request.headers
     actor_id = headers.get("x-actor-id")

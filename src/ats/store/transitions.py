@@ -1,8 +1,16 @@
-"""How a status change is carried out inside a transaction, written once for both backends.
+"""How a status change is carried out, written once for both backends.
 
-The backend opens the transaction and hands over a :class:`Tx`; this module locks the task, asks
-:mod:`ats.lifecycle` for the outcome, writes it with its events, and fails pending dependents of a
-task that failed or was cancelled (recursively, SPEC §2.2).
+The backend hands over a :class:`Tx`; this module reads the task, asks :mod:`ats.lifecycle` for
+the outcome, writes it with its events as a compare-and-set on the row's ``version``, and fails
+the pending dependents of a task that failed or was cancelled (recursively, SPEC §2.2).
+
+Two ways to run it:
+
+* :func:`run` inside a transaction whose ``lock_task`` locks the row (SQLite always; PostgreSQL
+  for cascades and dependency edits);
+* :func:`attempt` without a lock — one read, one conditional write — which PostgreSQL uses for
+  the common transitions: it returns None when the row changed in between (the caller retries)
+  or when the outcome needs the locked path (a cascade).
 """
 
 from __future__ import annotations
@@ -10,17 +18,27 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from ats.errors import InvalidInput, NotFound
-from ats.lifecycle import CASCADE_ACTOR, CASCADING, Action, ExpireLease, apply, cascade_failure
+from ats.errors import Conflict, InvalidInput, NotFound
+from ats.lifecycle import (
+    CASCADE_ACTOR,
+    CASCADING,
+    Action,
+    ExpireLease,
+    Outcome,
+    apply,
+    cascade_failure,
+)
 from ats.models import SYSTEM, Actor, EventType, Millis, Status, Task
 
 
 @dataclass(frozen=True, slots=True)
 class Locked:
+    """A task as read, with the row version a write must still find."""
+
     task: Task
     project_id: int
+    version: int
     blockers: list[tuple[int, str]]
-    has_dependents: bool
 
 
 class Tx(Protocol):
@@ -28,12 +46,17 @@ class Tx(Protocol):
 
     async def write_task(
         self,
+        read: Locked,
         task: Task,
-        project_id: int,
         events: tuple[EventType, ...],
         actor: Actor,
         now: Millis,
-    ) -> None: ...
+    ) -> int | None:
+        """Write ``task`` and append ``events`` if the row is still at ``read.version``.
+
+        Returns the new version, or None (nothing written) when the row changed since.
+        """
+        ...
 
     async def pending_dependents(self, task_id: int) -> list[int]: ...
 
@@ -49,79 +72,98 @@ async def locate(tx: Tx, task_id: int, project_id: int | None) -> Locked:
     return locked
 
 
+def _cascades(read: Locked, outcome: Outcome) -> bool:
+    status = outcome.task.status
+    return status in CASCADING and status is not read.task.status
+
+
+async def write(tx: Tx, read: Locked, outcome: Outcome, actor: Actor, now: Millis) -> Locked:
+    """Write under the row lock (so the version always matches), then cascade if due."""
+    version = await tx.write_task(read, outcome.task, outcome.events, actor, now)
+    if version is None:
+        raise Conflict(f"Task {read.task.id} changed while it was locked; try again")
+    if _cascades(read, outcome):
+        await cascade(tx, outcome.task, now)
+    return replace(read, task=outcome.task, version=version)
+
+
 async def run(
+    tx: Tx, task_id: int, project_id: int | None, action: Action, actor: Actor, now: Millis
+) -> Task:
+    read = await locate(tx, task_id, project_id)
+    outcome = apply(read.task, action, actor, now, read.blockers)
+    return (await write(tx, read, outcome, actor, now)).task
+
+
+async def attempt(
     tx: Tx,
     task_id: int,
     project_id: int | None,
     action: Action,
     actor: Actor,
     now: Millis,
-) -> Task:
-    locked = await locate(tx, task_id, project_id)
-    outcome = apply(locked.task, action, actor, now, locked.blockers)
-    await tx.write_task(outcome.task, locked.project_id, outcome.events, actor, now)
-    if locked.has_dependents:
-        await after_status_change(tx, locked.task.status, outcome.task, now)
-    return outcome.task
-
-
-async def after_status_change(tx: Tx, before: Status, task: Task, now: Millis) -> None:
-    if task.status in CASCADING and before is not task.status:
-        await cascade(tx, task, now)
+    tries: int = 3,
+) -> Task | None:
+    for _ in range(tries):
+        read = await locate(tx, task_id, project_id)
+        outcome = apply(read.task, action, actor, now, read.blockers)
+        if _cascades(read, outcome):
+            return None
+        if await tx.write_task(read, outcome.task, outcome.events, actor, now) is not None:
+            return outcome.task
+    return None  # heavily contended: let the row lock queue the writers
 
 
 async def cascade(tx: Tx, failed: Task, now: Millis) -> None:
-    """Fail every pending task that (transitively) depends on ``failed``."""
+    """Fail every pending task that (transitively) depends on ``failed``.
+
+    Always asks for dependents rather than trusting a flag read earlier: a dependent created
+    concurrently is visible to this (later) statement.
+    """
     queue = [failed]
     while queue:
         dependency = queue.pop(0)
         for child_id in await tx.pending_dependents(dependency.id):
-            locked = await tx.lock_task(child_id)
-            if locked is None or locked.task.status is not Status.PENDING:
+            read = await tx.lock_task(child_id)
+            if read is None or read.task.status is not Status.PENDING:
                 continue
-            outcome = cascade_failure(locked.task, dependency.id, dependency.status.value, now)
-            await tx.write_task(outcome.task, locked.project_id, outcome.events, CASCADE_ACTOR, now)
+            outcome = cascade_failure(read.task, dependency.id, dependency.status.value, now)
+            await tx.write_task(read, outcome.task, outcome.events, CASCADE_ACTOR, now)
             queue.append(outcome.task)
 
 
-async def expire(tx: Tx, locked: Locked, now: Millis) -> Task:
+async def expire(tx: Tx, read: Locked, now: Millis) -> Task:
     """The reaper's step for one task whose lease ran out (the row is locked)."""
-    outcome = apply(locked.task, ExpireLease(), SYSTEM, now, [])
-    await tx.write_task(outcome.task, locked.project_id, outcome.events, SYSTEM, now)
-    if locked.has_dependents:
-        await after_status_change(tx, locked.task.status, outcome.task, now)
-    return outcome.task
+    outcome = apply(read.task, ExpireLease(), SYSTEM, now, [])
+    return (await write(tx, read, outcome, SYSTEM, now)).task
 
 
 DEAD = ("failed", "cancelled")
 
 
-async def fail_if_blocked(
-    tx: Tx, task: Task, project_id: int, deps: dict[int, str], now: Millis
-) -> Task:
+async def fail_if_blocked(tx: Tx, read: Locked, deps: dict[int, str], now: Millis) -> Task:
     """A pending task declared on a dependency that already failed fails at once."""
     dead = [(i, s) for i, s in sorted(deps.items()) if s in DEAD]
-    if not dead or task.status is not Status.PENDING:
-        return task
-    outcome = cascade_failure(task, dead[0][0], dead[0][1], now)
-    await tx.write_task(outcome.task, project_id, outcome.events, CASCADE_ACTOR, now)
-    return outcome.task
+    if not dead or read.task.status is not Status.PENDING:
+        return read.task
+    outcome = cascade_failure(read.task, dead[0][0], dead[0][1], now)
+    return (await write(tx, read, outcome, CASCADE_ACTOR, now)).task
 
 
 async def replace_dependencies(
     tx: Tx,
-    locked: Locked,
+    read: Locked,
     deps: dict[int, str],
     closure: set[int],
     actor: Actor,
     now: Millis,
 ) -> Task:
     """PATCH depends_on (extension); ``closure`` = everything the new deps depend on."""
-    task = locked.task
+    task = read.task
     if task.id in closure:
         raise InvalidInput(
             f"depends_on: a dependency cycle would include task {task.id}", field="depends_on"
         )
     updated = replace(task, depends_on=sorted(deps), updated_at=now)
-    await tx.write_task(updated, locked.project_id, (EventType.UPDATED,), actor, now)
-    return await fail_if_blocked(tx, updated, locked.project_id, deps, now)
+    after = await write(tx, read, Outcome(updated, (EventType.UPDATED,)), actor, now)
+    return await fail_if_blocked(tx, after, deps, now)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from ats.errors import InvalidInput
 from ats.models import EventType
-from ats.server.deps import InScope, Svc
+from ats.server.deps import context
 from ats.server.responses import JSON
 from ats.store import EventQuery
 
@@ -16,8 +16,7 @@ _KNOWN = {e.value for e in EventType}
 
 @router.get("/events", summary="Events after `since`, in id order")
 async def list_events(
-    svc: Svc,
-    scope: InScope,
+    request: Request,
     since: int = 0,
     limit: int = 100,
     channel: str | None = None,
@@ -25,6 +24,7 @@ async def list_events(
     event: str | None = None,
     task_id: int | None = None,
 ) -> JSON:
+    svc, scope, _ = await context(request)
     if since < 0:
         raise InvalidInput("since: must not be negative", field="since")
     if not limit >= 1:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from ats import lifecycle as lc
 from ats.errors import InvalidInput
 from ats.models import Millis, Status, parse_iso
-from ats.server.deps import Caller, InScope, Svc, TaskIdPath
+from ats.server.deps import TaskIdPath, context
 from ats.server.responses import JSON
 from ats.server.schemas import (
     BulkCreate,
@@ -62,8 +62,7 @@ def _int_range(name: str, value: int | None, low: int, high: int) -> None:
 
 @router.get("/tasks", summary="List tasks")
 async def list_tasks(
-    svc: Svc,
-    scope: InScope,
+    request: Request,
     status: str | None = None,
     type: str | None = None,
     channel: str | None = None,
@@ -80,6 +79,7 @@ async def list_tasks(
     offset: int = 0,
     project_id: str | None = None,
 ) -> JSON:
+    svc, scope, _ = await context(request)
     for name, value in (("priority", priority), ("min_priority", min_priority),
                         ("max_priority", max_priority)):  # fmt: skip
         _int_range(name, value, 1, 10)
@@ -123,40 +123,42 @@ async def list_tasks(
 
 
 @router.post("/tasks", status_code=201, summary="Create a task")
-async def create_task(body: CreateTask, svc: Svc, scope: InScope, actor: Caller) -> JSON:
+async def create_task(body: CreateTask, request: Request) -> JSON:
+    svc, scope, actor = await context(request)
     [task] = await svc.create(scope, [body.to_new()], actor)
     return JSON(task.to_json(), status_code=201)
 
 
 @router.post("/tasks/bulk", status_code=201, summary="Create up to 1000 tasks, all or nothing")
-async def bulk_create(body: BulkCreate, svc: Svc, scope: InScope, actor: Caller) -> JSON:
+async def bulk_create(body: BulkCreate, request: Request) -> JSON:
+    svc, scope, actor = await context(request)
     tasks = await svc.create(scope, [t.to_new() for t in body.tasks], actor)
     return JSON({"tasks": [t.to_json() for t in tasks]}, status_code=201)
 
 
 @router.post("/tasks/claim", summary="Claim the best claimable tasks (claim-next)")
-async def claim_next(
-    svc: Svc, scope: InScope, actor: Caller, body: ClaimNextBody | None = None
-) -> JSON:
+async def claim_next(request: Request, body: ClaimNextBody | None = None) -> JSON:
+    svc, scope, actor = await context(request)
     b = body or ClaimNextBody()
     tasks = await svc.claim_next(scope, b.channel, b.type, b.lease_duration, b.limit, actor)
     return JSON({"tasks": [t.to_json() for t in tasks]})
 
 
 @router.get("/tasks/stats", summary="Counts by status and channel, completion times")
-async def stats(svc: Svc, scope: InScope) -> JSON:
+async def stats(request: Request) -> JSON:
+    svc, scope, _ = await context(request)
     return JSON({"stats": await svc.stats(scope)})
 
 
 @router.get("/tasks/{task_id}", summary="A task with its messages")
-async def get_task(task_id: TaskIdPath, svc: Svc, scope: InScope) -> JSON:
+async def get_task(task_id: TaskIdPath, request: Request) -> JSON:
+    svc, scope, _ = await context(request)
     return JSON((await svc.get(scope, task_id)).to_json())
 
 
 @router.patch("/tasks/{task_id}", summary="Update fields, status included")
-async def update_task(
-    task_id: TaskIdPath, body: UpdateTask, svc: Svc, scope: InScope, actor: Caller
-) -> JSON:
+async def update_task(task_id: TaskIdPath, body: UpdateTask, request: Request) -> JSON:
+    svc, scope, actor = await context(request)
     sent = body.model_fields_set
     if "depends_on" in sent:
         await svc.set_dependencies(scope, task_id, list(body.depends_on or []), actor)
@@ -182,80 +184,74 @@ async def update_task(
 
 
 @router.delete("/tasks/{task_id}", summary="Delete a task")
-async def delete_task(task_id: TaskIdPath, svc: Svc, scope: InScope, actor: Caller) -> JSON:
+async def delete_task(task_id: TaskIdPath, request: Request) -> JSON:
+    svc, scope, actor = await context(request)
     await svc.delete(scope, task_id, actor)
     return JSON({"deleted": True, "id": task_id})
 
 
 @router.post("/tasks/{task_id}/claim", summary="Claim, or renew the lease you hold")
-async def claim(
-    task_id: TaskIdPath, svc: Svc, scope: InScope, actor: Caller, body: ClaimBody | None = None
-) -> JSON:
+async def claim(task_id: TaskIdPath, request: Request, body: ClaimBody | None = None) -> JSON:
+    svc, scope, actor = await context(request)
     b = body or ClaimBody()
     task = await svc.act(scope, task_id, lc.Claim(b.lease_duration, b.lease_token), actor)
     return JSON(task.to_json())
 
 
 @router.post("/tasks/{task_id}/complete", summary="Complete with outputs")
-async def complete(
-    task_id: TaskIdPath, svc: Svc, scope: InScope, actor: Caller, body: CompleteBody | None = None
-) -> JSON:
+async def complete(task_id: TaskIdPath, request: Request, body: CompleteBody | None = None) -> JSON:
+    svc, scope, actor = await context(request)
     b = body or CompleteBody()
     task = await svc.act(scope, task_id, lc.Complete(b.outputs, b.lease_token), actor)
     return JSON(task.to_json())
 
 
 @router.post("/tasks/{task_id}/fail", summary="Fail with a reason")
-async def fail(
-    task_id: TaskIdPath, svc: Svc, scope: InScope, actor: Caller, body: ReasonBody | None = None
-) -> JSON:
+async def fail(task_id: TaskIdPath, request: Request, body: ReasonBody | None = None) -> JSON:
+    svc, scope, actor = await context(request)
     b = body or ReasonBody()
     task = await svc.act(scope, task_id, lc.Fail(b.reason, b.lease_token), actor)
     return JSON(task.to_json())
 
 
 @router.post("/tasks/{task_id}/reject", summary="Reject with a reason")
-async def reject(
-    task_id: TaskIdPath, svc: Svc, scope: InScope, actor: Caller, body: ReasonBody | None = None
-) -> JSON:
+async def reject(task_id: TaskIdPath, request: Request, body: ReasonBody | None = None) -> JSON:
+    svc, scope, actor = await context(request)
     b = body or ReasonBody()
     return JSON((await svc.act(scope, task_id, lc.Reject(b.reason), actor)).to_json())
 
 
 @router.post("/tasks/{task_id}/reopen", summary="Reopen a finished task")
-async def reopen(
-    task_id: TaskIdPath, svc: Svc, scope: InScope, actor: Caller, body: ReasonBody | None = None
-) -> JSON:
+async def reopen(task_id: TaskIdPath, request: Request, body: ReasonBody | None = None) -> JSON:
+    svc, scope, actor = await context(request)
     b = body or ReasonBody()
     return JSON((await svc.act(scope, task_id, lc.Reopen(b.reason), actor)).to_json())
 
 
 @router.post("/tasks/{task_id}/cancel", summary="Cancel (no body needed)")
-async def cancel(
-    task_id: TaskIdPath, svc: Svc, scope: InScope, actor: Caller, body: ReasonBody | None = None
-) -> JSON:
+async def cancel(task_id: TaskIdPath, request: Request, body: ReasonBody | None = None) -> JSON:
+    svc, scope, actor = await context(request)
     b = body or ReasonBody()
     return JSON((await svc.act(scope, task_id, lc.Cancel(b.reason), actor)).to_json())
 
 
 @router.post("/tasks/{task_id}/release", summary="Give a claimed task back (extension)")
-async def release(
-    task_id: TaskIdPath, svc: Svc, scope: InScope, actor: Caller, body: ReleaseBody | None = None
-) -> JSON:
+async def release(task_id: TaskIdPath, request: Request, body: ReleaseBody | None = None) -> JSON:
+    svc, scope, actor = await context(request)
     b = body or ReleaseBody()
     action = lc.Release(b.delay_ms, b.reason, b.lease_token)
     return JSON((await svc.act(scope, task_id, action, actor)).to_json())
 
 
 @router.get("/tasks/{task_id}/messages", summary="The task's message thread")
-async def list_messages(task_id: TaskIdPath, svc: Svc, scope: InScope) -> JSON:
+async def list_messages(task_id: TaskIdPath, request: Request) -> JSON:
+    svc, scope, _ = await context(request)
     messages = await svc.messages(scope, task_id)
     return JSON({"messages": [m.to_json() for m in messages]})
 
 
 @router.post("/tasks/{task_id}/messages", status_code=201, summary="Add a message")
-async def add_message(
-    task_id: TaskIdPath, body: MessageBody, svc: Svc, scope: InScope, actor: Caller
-) -> JSON:
+async def add_message(task_id: TaskIdPath, body: MessageBody, request: Request) -> JSON:
+    svc, scope, actor = await context(request)
     message = await svc.add_message(scope, task_id, body.to_parts(), actor)
     return JSON(message.to_json(), status_code=201)

@@ -4,22 +4,28 @@
 SELECT 1
 
 -- name: lock_task
--- The row, locked, with what the status machine needs: unfinished dependencies and whether any
--- task depends on this one.
+-- The row, locked, with what the status machine needs: its unfinished dependencies.
 SELECT t.*,
        (SELECT json_agg(json_build_array(p.id, p.status) ORDER BY p.id)
           FROM task_deps d JOIN tasks p ON p.id = d.depends_on
-         WHERE d.task_id = t.id AND p.status <> 'completed') AS blockers,
-       EXISTS (SELECT 1 FROM task_deps d WHERE d.depends_on = t.id) AS has_dependents
+         WHERE d.task_id = t.id AND p.status <> 'completed') AS blockers
   FROM tasks t
  WHERE t.id = $1
    FOR UPDATE OF t
 
+-- name: read_task
+-- The same without the lock, for the optimistic path (its write checks the version).
+SELECT t.*,
+       (SELECT json_agg(json_build_array(p.id, p.status) ORDER BY p.id)
+          FROM task_deps d JOIN tasks p ON p.id = d.depends_on
+         WHERE d.task_id = t.id AND p.status <> 'completed') AS blockers
+  FROM tasks t
+ WHERE t.id = $1
+
 -- name: lock_expired
 -- Another reaper that holds the row is already expiring it: skip it rather than wait, so every
 -- expiry is handled (and announced) exactly once.
-SELECT t.*, NULL::json AS blockers,
-       EXISTS (SELECT 1 FROM task_deps d WHERE d.depends_on = t.id) AS has_dependents
+SELECT t.*, NULL::json AS blockers
   FROM tasks t
  WHERE t.id = $1 AND t.status = 'in_progress' AND t.lease_expires <= $2
    FOR UPDATE OF t SKIP LOCKED
@@ -31,21 +37,25 @@ SELECT id FROM tasks
  LIMIT $2
 
 -- name: write_task
--- Write every mutable column and append the change's events (in order) in one round trip.
+-- Compare-and-set: write every mutable column if the row is still at version $28, and append
+-- the change's events (in order), in one round trip. No row back = the row changed meanwhile.
 WITH u AS (
     UPDATE tasks
        SET title = $2, description = $3, status = $4, priority = $5, type = $6, channel = $7,
            payload = $8, outputs = $9, assignee_type = $10, assignee_id = $11,
            assignee_name = $12, lease_expires = $13, lease_token = $14, attempts = $15,
            reason = $16, available_at = $17, updated_at = $18, completed_at = $19,
-           depends_on = $20
-     WHERE id = $1
+           depends_on = $20, version = version + 1
+     WHERE id = $1 AND version = $28
+    RETURNING version
+), e AS (
+    INSERT INTO events (type, task_id, project_id, channel, task_type, actor_type, actor_id,
+                        actor_name, created_at, task)
+    SELECT x.t, $1, $21, $7, $6, $22, $23, $24, $25, $26
+      FROM u, unnest($27::text[]) WITH ORDINALITY AS x(t, n)
+     ORDER BY x.n
 )
-INSERT INTO events (type, task_id, project_id, channel, task_type, actor_type, actor_id,
-                    actor_name, created_at, task)
-SELECT x.t, $1, $21, $7, $6, $22, $23, $24, $25, $26
-  FROM unnest($27::text[]) WITH ORDINALITY AS x(t, n)
- ORDER BY x.n
+SELECT version FROM u
 
 -- name: insert_event
 INSERT INTO events (type, task_id, project_id, channel, task_type, actor_type, actor_id,
@@ -105,7 +115,9 @@ ON CONFLICT DO NOTHING
 DELETE FROM task_deps WHERE task_id = $1
 
 -- name: deps_status
-SELECT id, status FROM tasks WHERE id = ANY($1::bigint[]) ORDER BY id
+-- FOR SHARE: a dependency cannot change status until the new dependent is committed, so a
+-- failure that cascades afterwards finds it.
+SELECT id, status FROM tasks WHERE id = ANY($1::bigint[]) ORDER BY id FOR SHARE
 
 -- name: dependency_closure
 -- Every task that the given tasks depend on, transitively (to refuse cycles).
@@ -128,7 +140,7 @@ VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING *
 
 -- name: touch_task
-UPDATE tasks SET updated_at = $2 WHERE id = $1 RETURNING *
+UPDATE tasks SET updated_at = $2, version = version + 1 WHERE id = $1 RETURNING *
 
 -- name: delete_task
 DELETE FROM tasks WHERE id = $1
@@ -183,7 +195,7 @@ WITH c AS (
     UPDATE tasks t
        SET status = 'in_progress', assignee_type = $6, assignee_id = $7, assignee_name = $8,
            lease_expires = $1 + $9, lease_token = t.lease_token + 1, attempts = t.attempts + 1,
-           available_at = $1, updated_at = $1
+           available_at = $1, updated_at = $1, version = t.version + 1
       FROM c
      WHERE t.id = c.id
     RETURNING t.*
@@ -212,7 +224,7 @@ WITH c AS (
     UPDATE tasks t
        SET status = 'in_progress', assignee_type = $6, assignee_id = $7, assignee_name = $8,
            lease_expires = $1 + $9, lease_token = t.lease_token + 1, attempts = t.attempts + 1,
-           available_at = $1, updated_at = $1
+           available_at = $1, updated_at = $1, version = t.version + 1
       FROM c
      WHERE t.id = c.id
     RETURNING t.*

@@ -32,6 +32,7 @@ from ats.store.base import (
 from ats.store.catalog import org_from_row, project_from_row, stats_document
 from ats.store.transitions import (
     Locked,
+    attempt,
     expire,
     fail_if_blocked,
     locate,
@@ -63,44 +64,55 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
 
 
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Skip asyncpg's per-release reset query (a round trip on every request).
+
+    Nothing here leaves session state behind: transactions are closed by their context managers,
+    the migration lock is released explicitly, and nothing LISTENs on pooled connections.
+    """
+
+
 class PgTx:
     """The :class:`~ats.store.transitions.Tx` of one PostgreSQL transaction."""
 
-    def __init__(self, store: PostgresStore, conn: Conn) -> None:
+    def __init__(self, store: PostgresStore, conn: Conn | asyncpg.Pool, *, locking: bool = True):
         self.store = store
         self.conn = conn
+        self._read = Q["lock_task"] if locking else Q["read_task"]
 
     async def _locked(self, row: asyncpg.Record | None) -> Locked | None:
         if row is None:
             return None
         path = await self.store.project_path(row["project_id"])
         blockers = [(int(i), str(s)) for i, s in row["blockers"] or []]
-        return Locked(task_from_row(row, path), row["project_id"], blockers, row["has_dependents"])
+        return Locked(task_from_row(row, path), row["project_id"], row["version"], blockers)
 
     async def lock_task(self, task_id: int) -> Locked | None:
-        return await self._locked(await self.conn.fetchrow(Q["lock_task"], task_id))
+        return await self._locked(await self.conn.fetchrow(self._read, task_id))
 
     async def lock_expired(self, task_id: int, now: Millis) -> Locked | None:
         return await self._locked(await self.conn.fetchrow(Q["lock_expired"], task_id, now))
 
     async def write_task(
         self,
+        read: Locked,
         task: Task,
-        project_id: int,
         events: tuple[EventType, ...],
         actor: Actor,
         now: Millis,
-    ) -> None:
+    ) -> int | None:
+        project_id = read.project_id
         r = task_to_row(task, project_id)
-        await self.conn.execute(
+        version: int | None = await self.conn.fetchval(
             Q["write_task"],
             task.id, r["title"], r["description"], r["status"], r["priority"], r["type"],
             r["channel"], r["payload"], r["outputs"], r["assignee_type"], r["assignee_id"],
             r["assignee_name"], r["lease_expires"], r["lease_token"], r["attempts"], r["reason"],
             r["available_at"], r["updated_at"], r["completed_at"], r["depends_on"],
             project_id, actor.type.value, actor.id, actor.name, now, r,
-            [e.value for e in events],
+            [e.value for e in events], read.version,
         )  # fmt: skip
+        return version
 
     async def pending_dependents(self, task_id: int) -> list[int]:
         return [r["id"] for r in await self.conn.fetch(Q["pending_dependents"], task_id)]
@@ -120,7 +132,11 @@ class PostgresStore:
     async def open(self) -> PostgresStore:
         try:
             self._pool = await asyncpg.create_pool(
-                self.url, min_size=self._min, max_size=self._max, init=_init_connection
+                self.url,
+                min_size=self._min,
+                max_size=self._max,
+                init=_init_connection,
+                reset=_no_reset,
             )
         except (OSError, asyncpg.PostgresError) as exc:
             raise Unavailable(f"cannot connect to PostgreSQL at {self.url}: {exc}") from exc
@@ -144,11 +160,11 @@ class PostgresStore:
 
     async def _retrying(self, body: Callable[[], Awaitable[T]]) -> T:
         """Run ``body``, retrying deadlocks between cascades; translate driver errors."""
-        for attempt in range(5):
+        for round_ in range(5):
             try:
                 return await body()
             except _RETRYABLE:
-                if attempt == 4:
+                if round_ == 4:
                     raise Conflict("the database kept refusing this change; try again") from None
             except asyncpg.UniqueViolationError as exc:
                 raise Conflict(f"already exists: {exc.detail or exc}") from exc
@@ -235,7 +251,8 @@ class PostgresStore:
                 task = await self._task(row)
                 if deps:
                     await tx.conn.execute(Q["insert_deps"], task.id, list(deps))
-                    task = await fail_if_blocked(tx, task, project_id, deps, now)
+                    read = Locked(task, project_id, row["version"], [])
+                    task = await fail_if_blocked(tx, read, deps, now)
                 created.append(task)
         return created
 
@@ -297,6 +314,11 @@ class PostgresStore:
         self, task_id: int, project_id: int | None, action: Action, actor: Actor, now: Millis
     ) -> Task:
         async def body() -> Task:
+            # Common case: read, decide, compare-and-set; two round trips, no transaction.
+            optimistic = PgTx(self, self.pool, locking=False)
+            done = await attempt(optimistic, task_id, project_id, action, actor, now)
+            if done is not None:
+                return done
             async with self._tx() as tx:
                 return await run(tx, task_id, project_id, action, actor, now)
 

@@ -9,14 +9,21 @@ SELECT 1
 SELECT t.*,
        (SELECT json_group_array(json_array(p.id, p.status))
           FROM task_deps d JOIN tasks p ON p.id = d.depends_on
-         WHERE d.task_id = t.id AND p.status <> 'completed') AS blockers,
-       EXISTS (SELECT 1 FROM task_deps d WHERE d.depends_on = t.id) AS has_dependents
+         WHERE d.task_id = t.id AND p.status <> 'completed') AS blockers
+  FROM tasks t
+ WHERE t.id = ?1
+
+-- name: read_task
+-- Under BEGIN IMMEDIATE a read is already as good as a lock; kept for parity with PostgreSQL.
+SELECT t.*,
+       (SELECT json_group_array(json_array(p.id, p.status))
+          FROM task_deps d JOIN tasks p ON p.id = d.depends_on
+         WHERE d.task_id = t.id AND p.status <> 'completed') AS blockers
   FROM tasks t
  WHERE t.id = ?1
 
 -- name: lock_expired
-SELECT t.*, NULL AS blockers,
-       EXISTS (SELECT 1 FROM task_deps d WHERE d.depends_on = t.id) AS has_dependents
+SELECT t.*, NULL AS blockers
   FROM tasks t
  WHERE t.id = ?1 AND t.status = 'in_progress' AND t.lease_expires <= ?2
 
@@ -31,8 +38,9 @@ UPDATE tasks
    SET title = ?2, description = ?3, status = ?4, priority = ?5, type = ?6, channel = ?7,
        payload = ?8, outputs = ?9, assignee_type = ?10, assignee_id = ?11, assignee_name = ?12,
        lease_expires = ?13, lease_token = ?14, attempts = ?15, reason = ?16, available_at = ?17,
-       updated_at = ?18, completed_at = ?19, depends_on = ?20
- WHERE id = ?1
+       updated_at = ?18, completed_at = ?19, depends_on = ?20, version = version + 1
+ WHERE id = ?1 AND version = ?21
+RETURNING version
 
 -- name: insert_event
 INSERT INTO events (type, task_id, project_id, channel, task_type, actor_type, actor_id,
@@ -86,7 +94,7 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6)
 RETURNING *
 
 -- name: touch_task
-UPDATE tasks SET updated_at = ?2 WHERE id = ?1 RETURNING *
+UPDATE tasks SET updated_at = ?2, version = version + 1 WHERE id = ?1 RETURNING *
 
 -- name: delete_task
 DELETE FROM tasks WHERE id = ?1
@@ -129,7 +137,7 @@ SELECT count(*) FROM tasks
 UPDATE tasks
    SET status = 'in_progress', assignee_type = ?6, assignee_id = ?7, assignee_name = ?8,
        lease_expires = ?1 + ?9, lease_token = lease_token + 1, attempts = attempts + 1,
-       available_at = ?1, updated_at = ?1
+       available_at = ?1, updated_at = ?1, version = version + 1
  WHERE id IN (
     SELECT t.id FROM tasks t INDEXED BY tasks_claimable
      WHERE t.status = 'pending' AND t.available_at <= ?1
@@ -146,7 +154,7 @@ RETURNING *
 UPDATE tasks
    SET status = 'in_progress', assignee_type = ?6, assignee_id = ?7, assignee_name = ?8,
        lease_expires = ?1 + ?9, lease_token = lease_token + 1, attempts = attempts + 1,
-       available_at = ?1, updated_at = ?1
+       available_at = ?1, updated_at = ?1, version = version + 1
  WHERE id IN (
     SELECT t.id FROM tasks t INDEXED BY tasks_claimable_channel
      WHERE t.status = 'pending' AND t.available_at <= ?1

@@ -88,7 +88,7 @@ class SqliteTx:
         d = _decoded(row)
         task = task_from_row(d, self.store.project_path(d["project_id"]))
         blockers = [(int(i), str(s)) for i, s in d["blockers"] or []]
-        return Locked(task, d["project_id"], blockers, bool(d["has_dependents"]))
+        return Locked(task, d["project_id"], d["version"], blockers)
 
     async def lock_task(self, task_id: int) -> Locked | None:
         return self._locked(self.db.execute(Q["lock_task"], (task_id,)).fetchone())
@@ -98,25 +98,28 @@ class SqliteTx:
 
     async def write_task(
         self,
+        read: Locked,
         task: Task,
-        project_id: int,
         events: tuple[EventType, ...],
         actor: Actor,
         now: Millis,
-    ) -> None:
-        r = task_to_row(task, project_id)
-        self.db.execute(
+    ) -> int | None:
+        r = task_to_row(task, read.project_id)
+        written = self.db.execute(
             Q["write_task"],
             (
                 task.id, r["title"], r["description"], r["status"], r["priority"], r["type"],
                 r["channel"], _dumps(r["payload"]), _dumps(r["outputs"]), r["assignee_type"],
                 r["assignee_id"], r["assignee_name"], r["lease_expires"], r["lease_token"],
                 r["attempts"], r["reason"], r["available_at"], r["updated_at"], r["completed_at"],
-                _dumps(r["depends_on"]),
+                _dumps(r["depends_on"]), read.version,
             ),
-        )  # fmt: skip
+        ).fetchone()  # fmt: skip
+        if written is None:
+            return None
         for kind in events:
             self.event(kind, r, actor, now)
+        return int(written[0])
 
     def event(
         self,
@@ -256,7 +259,8 @@ class SqliteStore:
                 task = self._task(row)
                 if deps:
                     self.db.execute(Q["insert_deps"], (task.id, _dumps(list(deps))))
-                    task = await fail_if_blocked(tx, task, project_id, deps, now)
+                    read = Locked(task, project_id, row["version"], [])
+                    task = await fail_if_blocked(tx, read, deps, now)
                 created.append(task)
         return created
 

@@ -52,7 +52,9 @@ CREATE TABLE tasks (
     available_at  bigint NOT NULL,
     created_at    bigint NOT NULL,
     updated_at    bigint NOT NULL,
-    completed_at  bigint
+    completed_at  bigint,
+    -- bumped by every write: status changes are compare-and-set on it (see transitions.py)
+    version       bigint NOT NULL DEFAULT 0
 );
 
 -- claim-next walks this partial index from the head; it stays small because only pending rows

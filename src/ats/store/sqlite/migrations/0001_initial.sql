@@ -50,7 +50,8 @@ CREATE TABLE tasks (
     available_at  INTEGER NOT NULL,
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL,
-    completed_at  INTEGER
+    completed_at  INTEGER,
+    version       INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE INDEX tasks_claimable ON tasks (priority DESC, id) WHERE status = 'pending';
