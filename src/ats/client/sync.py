@@ -127,6 +127,7 @@ class Client:
     claim = _blocking(AsyncClient.claim)
     claim_next = _blocking(AsyncClient.claim_next)
     complete = _blocking(AsyncClient.complete)
+    complete_many = _blocking(AsyncClient.complete_many)
     fail = _blocking(AsyncClient.fail)
     reject = _blocking(AsyncClient.reject)
     reopen = _blocking(AsyncClient.reopen)

@@ -109,6 +109,14 @@ class CompleteBody(Body):
     lease_token: StrictInt | None = None
 
 
+class CompleteItem(CompleteBody):
+    id: TaskRef
+
+
+class CompleteMany(Body):
+    tasks: list[CompleteItem] = Field(min_length=1, max_length=100)
+
+
 class ReasonBody(Body):
     reason: Annotated[StrictStr, Field(max_length=MAX_DESCRIPTION)] | None = None
     lease_token: StrictInt | None = None

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ats.errors import AtsError
 from ats.lifecycle import Action
 from ats.models import DEFAULT_ORG, DEFAULT_PROJECT, Actor, Event, Message, Millis, Task, now_ms
 from ats.store import EventQuery, NewTask, Store, TaskQuery
@@ -59,6 +60,11 @@ class TaskService:
 
     async def act(self, scope: Scope, task_id: int, action: Action, actor: Actor) -> Task:
         return await self.store.transition(task_id, scope.project_id, action, actor, self.clock())
+
+    async def act_many(
+        self, scope: Scope, items: list[tuple[int, Action]], actor: Actor
+    ) -> list[Task | AtsError]:
+        return await self.store.transition_many(scope.project_id, items, actor, self.clock())
 
     async def set_dependencies(
         self, scope: Scope, task_id: int, depends_on: list[int], actor: Actor

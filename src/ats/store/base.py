@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ats.errors import AtsError
 from ats.lifecycle import Action
 from ats.models import (
     Actor,
@@ -120,6 +121,15 @@ class Store(Protocol):
     async def transition(
         self, task_id: int, project_id: int | None, action: Action, actor: Actor, now: Millis
     ) -> Task: ...
+
+    async def transition_many(
+        self, project_id: int | None, items: list[tuple[int, Action]], actor: Actor, now: Millis
+    ) -> list[Task | AtsError]:
+        """Apply each (task id, action); per item the task after it, or the error it got.
+
+        Items are independent: one refusal does not undo the others.
+        """
+        ...
 
     async def set_dependencies(
         self, task_id: int, project_id: int | None, depends_on: list[int], actor: Actor, now: Millis

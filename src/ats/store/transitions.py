@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from ats.errors import Conflict, InvalidInput, NotFound
+from ats.errors import AtsError, Conflict, InvalidInput, NotFound
 from ats.lifecycle import (
     CASCADE_ACTOR,
     CASCADING,
@@ -167,3 +167,44 @@ async def replace_dependencies(
     updated = replace(task, depends_on=sorted(deps), updated_at=now)
     after = await write(tx, read, Outcome(updated, (EventType.UPDATED,)), actor, now)
     return await fail_if_blocked(tx, after, deps, now)
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    index: int
+    read: Locked
+    outcome: Outcome
+
+
+def plan_batch(
+    items: list[tuple[int, Action]],
+    reads: dict[int, Locked],
+    project_id: int | None,
+    actor: Actor,
+    now: Millis,
+) -> tuple[list[Planned], list[Task | AtsError | None]]:
+    """Decide a batch of transitions from one read of their rows.
+
+    Returns the writes to attempt together and, per item, a settled answer (an error) or None:
+    None means "not decided here" — planned, or left for the one-by-one path (a cascade, or the
+    same task twice in the batch).
+    """
+    planned: list[Planned] = []
+    results: list[Task | AtsError | None] = [None] * len(items)
+    taken: set[int] = set()
+    for index, (task_id, action) in enumerate(items):
+        read = reads.get(task_id)
+        if read is None or (project_id is not None and read.project_id != project_id):
+            results[index] = not_found(task_id)
+            continue
+        if task_id in taken:
+            continue
+        try:
+            outcome = apply(read.task, action, actor, now, read.blockers)
+        except AtsError as exc:
+            results[index] = exc
+            continue
+        if not _cascades(read, outcome):
+            planned.append(Planned(index, read, outcome))
+            taken.add(task_id)
+    return planned, results

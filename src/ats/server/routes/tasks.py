@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from ats import lifecycle as lc
-from ats.errors import InvalidInput
+from ats.errors import AtsError, InvalidInput
 from ats.models import Millis, Status, parse_iso
 from ats.server.deps import TaskIdPath, context
 from ats.server.responses import JSON
@@ -16,6 +16,7 @@ from ats.server.schemas import (
     ClaimBody,
     ClaimNextBody,
     CompleteBody,
+    CompleteMany,
     CreateTask,
     MessageBody,
     ReasonBody,
@@ -142,6 +143,24 @@ async def claim_next(request: Request, body: ClaimNextBody | None = None) -> JSO
     b = body or ClaimNextBody()
     tasks = await svc.claim_next(scope, b.channel, b.type, b.lease_duration, b.limit, actor)
     return JSON({"tasks": [t.to_json() for t in tasks]})
+
+
+@router.post("/tasks/complete", summary="Complete up to 100 claimed tasks in one call (extension)")
+async def complete_many(body: CompleteMany, request: Request) -> JSON:
+    """Each item succeeds or fails on its own: ``tasks`` holds the completed tasks, ``errors``
+    one ``{"id", "error", "code"}`` per refused item (a stale lease, another holder, …)."""
+    svc, scope, actor = await context(request)
+    items: list[tuple[int, lc.Action]] = [
+        (i.id, lc.Complete(i.outputs, i.lease_token)) for i in body.tasks
+    ]
+    results = await svc.act_many(scope, items, actor)
+    done = [r.to_json() for r in results if not isinstance(r, AtsError)]
+    errors = [
+        {"id": item.id, **r.to_json()}
+        for item, r in zip(body.tasks, results, strict=True)
+        if isinstance(r, AtsError)
+    ]
+    return JSON({"tasks": done, "errors": errors})
 
 
 @router.get("/tasks/stats", summary="Counts by status and channel, completion times")

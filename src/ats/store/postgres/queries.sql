@@ -306,3 +306,47 @@ RETURNING p.*, o.slug AS org
 
 -- name: project_paths
 SELECT p.id, o.slug || '/' || p.slug AS path FROM projects p JOIN orgs o ON o.id = p.org_id
+
+-- name: read_tasks
+SELECT t.*,
+       (SELECT json_agg(json_build_array(p.id, p.status) ORDER BY p.id)
+          FROM task_deps d JOIN tasks p ON p.id = d.depends_on
+         WHERE d.task_id = t.id AND p.status <> 'completed') AS blockers
+  FROM tasks t
+ WHERE t.id = ANY($1::bigint[])
+
+-- name: write_tasks
+-- write_task for a batch: every row is a compare-and-set on its own version; rows that changed
+-- meanwhile are left alone (and not returned), the others get their events, in one round trip.
+-- JSON travels as text[] and is cast here: a json[] parameter would read a JSON array value as
+-- an extra array dimension.
+WITH x AS (
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                         $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::int[],
+                         $11::text[], $12::bigint[], $13::bigint[], $14::bigint[], $15::text[],
+                         $16::text[], $17::smallint[], $18::text[], $19::text[], $20::text[])
+        AS x(id, version, status, outputs, assignee_type, assignee_id, assignee_name,
+             lease_expires, lease_token, attempts, reason, available_at, updated_at,
+             completed_at, title, description, priority, type, channel, payload)
+), u AS (
+    UPDATE tasks t
+       SET status = x.status, outputs = x.outputs::json, assignee_type = x.assignee_type,
+           assignee_id = x.assignee_id, assignee_name = x.assignee_name,
+           lease_expires = x.lease_expires, lease_token = x.lease_token, attempts = x.attempts,
+           reason = x.reason, available_at = x.available_at, updated_at = x.updated_at,
+           completed_at = x.completed_at, title = x.title, description = x.description,
+           priority = x.priority, type = x.type, channel = x.channel, payload = x.payload::json,
+           version = t.version + 1
+      FROM x
+     WHERE t.id = x.id AND t.version = x.version
+    RETURNING t.id, t.project_id, t.channel, t.type, t.version
+), e AS (
+    INSERT INTO events (type, task_id, project_id, channel, task_type, actor_type, actor_id,
+                        actor_name, created_at, task)
+    SELECT v.type, u.id, u.project_id, u.channel, u.type, $24, $25, $26, $27, v.snapshot::json
+      FROM unnest($21::bigint[], $22::text[], $23::text[]) WITH ORDINALITY
+           AS v(task_id, type, snapshot, n)
+      JOIN u ON u.id = v.task_id
+     ORDER BY v.n
+)
+SELECT id, version FROM u

@@ -14,7 +14,7 @@ from typing import Any, TypeAlias, TypeVar
 import asyncpg
 import orjson
 
-from ats.errors import Conflict, InvalidInput, NotFound, Unavailable
+from ats.errors import AtsError, Conflict, InvalidInput, NotFound, Unavailable
 from ats.lifecycle import Action
 from ats.models import Actor, Event, EventType, Message, Millis, Org, Project, Task
 from ats.store import sql
@@ -32,11 +32,13 @@ from ats.store.base import (
 from ats.store.catalog import org_from_row, project_from_row, stats_document
 from ats.store.transitions import (
     Locked,
+    Planned,
     attempt,
     expire,
     fail_if_blocked,
     locate,
     not_found,
+    plan_batch,
     replace_dependencies,
     run,
 )
@@ -57,6 +59,10 @@ def _row(row: asyncpg.Record | None) -> asyncpg.Record:
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else _dumps(value)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -323,6 +329,58 @@ class PostgresStore:
                 return await run(tx, task_id, project_id, action, actor, now)
 
         return await self._retrying(body)
+
+    async def transition_many(
+        self, project_id: int | None, items: list[tuple[int, Action]], actor: Actor, now: Millis
+    ) -> list[Task | AtsError]:
+        async def batch() -> list[Task | AtsError | None]:
+            rows = await self.pool.fetch(Q["read_tasks"], list({i for i, _ in items}))
+            reads: dict[int, Locked] = {}
+            reader = PgTx(self, self.pool, locking=False)
+            for row in rows:
+                read = await reader._locked(row)
+                if read is not None:
+                    reads[read.task.id] = read
+            planned, results = plan_batch(items, reads, project_id, actor, now)
+            if planned:
+                written = await self._write_batch(planned, actor, now)
+                for p in planned:
+                    if p.read.task.id in written:
+                        results[p.index] = p.outcome.task
+            return results
+
+        results = await self._retrying(batch)
+        # Whatever the batch did not settle (lost a race, cascades, repeats) goes one by one.
+        settled: list[Task | AtsError] = []
+        for (task_id, action), result in zip(items, results, strict=True):
+            if result is None:
+                try:
+                    result = await self.transition(task_id, project_id, action, actor, now)
+                except AtsError as exc:
+                    result = exc
+            settled.append(result)
+        return settled
+
+    async def _write_batch(self, planned: list[Planned], actor: Actor, now: Millis) -> set[int]:
+        rows = [(p.read, task_to_row(p.outcome.task, p.read.project_id)) for p in planned]
+
+        def col(name: str) -> list[Any]:
+            return [r[name] for _, r in rows]
+
+        events = [(p.read.task.id, e.value, r) for p, (_, r) in zip(planned, rows, strict=True)
+                  for e in p.outcome.events]  # fmt: skip
+        written = await self.pool.fetch(
+            Q["write_tasks"], col("id"), [read.version for read, _ in rows], col("status"),
+            [_json_text(v) for v in col("outputs")], col("assignee_type"), col("assignee_id"),
+            col("assignee_name"),
+            col("lease_expires"), col("lease_token"), col("attempts"), col("reason"),
+            col("available_at"), col("updated_at"), col("completed_at"), col("title"),
+            col("description"), col("priority"), col("type"), col("channel"),
+            [_dumps(v) for v in col("payload")], [e[0] for e in events], [e[1] for e in events],
+            [_dumps(e[2]) for e in events],
+            actor.type.value, actor.id, actor.name, now,
+        )  # fmt: skip
+        return {r["id"] for r in written}
 
     async def set_dependencies(
         self, task_id: int, project_id: int | None, depends_on: list[int], actor: Actor, now: Millis

@@ -236,3 +236,10 @@ RETURNING *, ?1 AS org
 
 -- name: project_paths
 SELECT p.id, o.slug || '/' || p.slug AS path FROM projects p JOIN orgs o ON o.id = p.org_id
+
+-- name: read_tasks
+-- The SQLite store runs a batch one item at a time inside one write transaction.
+SELECT 1 WHERE 0
+
+-- name: write_tasks
+SELECT 1 WHERE 0

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from ats.errors import Conflict, InvalidInput, NotFound, Unavailable
+from ats.errors import AtsError, Conflict, InvalidInput, NotFound, Unavailable
 from ats.lifecycle import Action
 from ats.models import Actor, Event, EventType, Message, Millis, Org, Project, Task
 from ats.store import sql
@@ -305,6 +305,19 @@ class SqliteStore:
     ) -> Task:
         async with self._write() as tx:
             return await run(tx, task_id, project_id, action, actor, now)
+
+    async def transition_many(
+        self, project_id: int | None, items: list[tuple[int, Action]], actor: Actor, now: Millis
+    ) -> list[Task | AtsError]:
+        # One write transaction; a refused item raises before it writes anything.
+        results: list[Task | AtsError] = []
+        async with self._write() as tx:
+            for task_id, action in items:
+                try:
+                    results.append(await run(tx, task_id, project_id, action, actor, now))
+                except AtsError as exc:
+                    results.append(exc)
+        return results
 
     async def set_dependencies(
         self, task_id: int, project_id: int | None, depends_on: list[int], actor: Actor, now: Millis
