@@ -6,11 +6,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from http_load import claim_name
 from measure import Figure, Plan, Tally, measure
 
 from ats.errors import AtsError
-from ats.lifecycle import Complete
-from ats.models import Actor, ActorType, now_ms
+from ats.lifecycle import Action, Complete
+from ats.models import Actor, ActorType, Task, now_ms
 from ats.store import NewTask, Store
 
 PROJECT = 1  # default/main, made by the first migration
@@ -69,7 +70,9 @@ class StoreBench:
 
         return await self._run("bulk", "tasks/s", plan.bulk_conns, worker)
 
-    async def claim_complete(self, limit: int, channel: str | None = None) -> Figure:
+    async def claim_complete(
+        self, limit: int, channel: str | None = None, batch: bool = False
+    ) -> Figure:
         """As :meth:`http_load.HttpBench.claim_complete`, through the store."""
         plan = self.plan
         seed = plan.channel_seed if channel else plan.claim_seed[limit]
@@ -89,15 +92,27 @@ class StoreBench:
                 tasks = await self._call(tally, "claim_next", op)
                 if not isinstance(tasks, list) or not tasks:
                     return
+                if batch:
+                    claimed.extend(t.id for t in tasks)
+                    items: list[tuple[int, Action]] = [
+                        (t.id, Complete(outputs=None, lease_token=t.lease_token)) for t in tasks
+                    ]
+                    many = self.store.transition_many(None, items, actor, now_ms())
+                    results = await self._call(tally, "complete_many", many)
+                    if isinstance(results, list):
+                        ok = [r.id for r in results if isinstance(r, Task)]
+                        completed.extend(ok)
+                        tally.done += len(ok)
+                    continue
                 for task in tasks:
                     claimed.append(task.id)
                     action = Complete(outputs=None, lease_token=task.lease_token)
-                    op = self.store.transition(task.id, None, action, actor, now_ms())
-                    if await self._call(tally, "complete", op) is not None:
+                    one = self.store.transition(task.id, None, action, actor, now_ms())
+                    if await self._call(tally, "complete", one) is not None:
                         completed.append(task.id)
                         tally.done += 1
 
-        name = f"claim+complete limit {limit}" + (", one channel" if channel else "")
+        name = claim_name(limit, channel, batch)
         unit = "cycles/s" if limit == 1 else "tasks/s"
         figure = await self._run(name, unit, plan.workers, worker)
         if sorted(completed) != sorted(set(claimed)) or len(claimed) != len(set(claimed)):

@@ -90,11 +90,15 @@ class HttpBench:
         requests = -(-tasks // self.plan.bulk_size)
         return await self.bulk(channel, max_requests=requests)
 
-    async def claim_complete(self, limit: int, channel: str | None = None) -> Figure:
+    async def claim_complete(
+        self, limit: int, channel: str | None = None, batch: bool = False
+    ) -> Figure:
         """16 workers claim ``limit`` at a time and complete each claimed task with its lease token.
 
         Without ``channel`` the body is ``{"limit": n}``: the workers drain whatever is pending,
         oldest first (what create and bulk left, then the seed); with it, only that channel.
+        ``batch`` completes a claimed batch with one ``POST /tasks/complete`` instead of one
+        request per task.
         """
         plan = self.plan
         seed = plan.channel_seed if channel else plan.claim_seed[limit]
@@ -117,6 +121,19 @@ class HttpBench:
                 if not tasks:
                     drained = True
                     return
+                if batch:
+                    claimed.extend(t["id"] for t in tasks)
+                    items = [{"id": t["id"], "lease_token": t["lease_token"]} for t in tasks]
+                    body = orjson.dumps({"tasks": items})
+                    answer = await self._call(conn, tally, "POST", "/tasks/complete", body, 200)
+                    if answer is not None:
+                        result = orjson.loads(answer)
+                        completed.extend(t["id"] for t in result["tasks"])
+                        tally.done += len(result["tasks"])
+                        for error in result["errors"]:
+                            tally.errors.append(str(error))
+                            tally.error_count += 1
+                    continue
                 for task in tasks:
                     claimed.append(task["id"])
                     done = orjson.dumps({"lease_token": task["lease_token"]})
@@ -125,7 +142,7 @@ class HttpBench:
                         completed.append(task["id"])
                         tally.done += 1
 
-        name = f"claim+complete limit {limit}" + (", one channel" if channel else "")
+        name = claim_name(limit, channel, batch)
         try:
             figure = await self._run(name, "cycles/s" if limit == 1 else "tasks/s", conns, worker)
         finally:
@@ -189,3 +206,10 @@ def _exactly_once(claimed: list[int], completed: list[int]) -> list[str]:
 
 async def _close(conns: list[Connection]) -> None:
     await asyncio.gather(*(c.close() for c in conns))
+
+
+def claim_name(limit: int, channel: str | None, batch: bool) -> str:
+    name = f"claim+complete limit {limit}"
+    if limit > 1 and not batch:
+        name += ", one complete per task"
+    return name + (", one channel" if channel else "")

@@ -43,6 +43,7 @@ async def over_http(
                 await bench.create(),
                 await bench.bulk(),
                 await bench.claim_complete(1),
+                await bench.claim_complete(50, batch=True),
                 await bench.claim_complete(50),
                 await bench.claim_complete(1, CHANNEL),
             ]
@@ -62,6 +63,7 @@ async def in_process(backend: Backend, plan: Plan, pg_admin: str) -> list[Figure
                 await bench.create(),
                 await bench.bulk(),
                 await bench.claim_complete(1),
+                await bench.claim_complete(50, batch=True),
                 await bench.claim_complete(50),
                 await bench.claim_complete(1, CHANNEL),
             ]
