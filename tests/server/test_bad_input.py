@@ -111,3 +111,15 @@ async def test_bad_transition_bodies(client: httpx.AsyncClient) -> None:
 async def test_bad_actor_type(client: httpx.AsyncClient) -> None:
     r = await client.post("/tasks", json={"title": "t"}, headers={"X-Actor-Type": "robot"})
     assert r.status_code == 400 and "X-Actor-Type" in r.json()["error"]
+
+
+async def test_chunked_body_over_the_limit_is_413(client: httpx.AsyncClient) -> None:
+    async def chunks():  # type: ignore[no-untyped-def]  # an async generator body
+        yield b'{"title": "t", "payload": {"blob": "'
+        for _ in range(40):
+            yield b"x" * 65536
+        yield b'"}}'
+
+    r = await client.post("/tasks", content=chunks(), headers=JSON_HDR)
+    assert r.status_code == 413 and "too large" in r.json()["error"]
+    assert (await client.get("/tasks")).json()["count"] == 0

@@ -105,3 +105,18 @@ async def test_orgs_and_projects(client: httpx.AsyncClient) -> None:
     assert stats["total"] == 1
     r = await client.patch("/orgs/acme", json={"name": "ACME Inc"})
     assert r.json()["organization"]["name"] == "ACME Inc"
+
+
+async def test_scoped_routes_never_touch_another_projects_task(client: httpx.AsyncClient) -> None:
+    await client.post("/orgs", json={"slug": "acme"})
+    await client.post("/orgs/acme/projects", json={"slug": "web"})
+    tid = (await create(client))["id"]
+    claimed = (await client.post(f"/tasks/{tid}/claim", headers=AGENT_A)).json()
+    scoped = f"/orgs/acme/projects/web/tasks/{tid}"
+    for verb in ("complete", "fail", "claim", "release", "cancel"):
+        r = await client.post(
+            f"{scoped}/{verb}", json={"lease_token": claimed["lease_token"]}, headers=AGENT_A
+        )
+        assert r.status_code == 404, (verb, r.text)
+    assert (await client.delete(scoped)).status_code == 404
+    assert (await client.get(f"/tasks/{tid}")).json()["status"] == "in_progress"

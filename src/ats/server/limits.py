@@ -8,10 +8,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 DEFAULT_MAX_BODY = 1024 * 1024
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodyLimit:
     """Pure ASGI middleware: refuse by Content-Length up front, or count a streamed body."""
 
@@ -23,44 +19,61 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = list(scope.get("headers", ()))
+        length: int | None = None
+        headers = scope["headers"]
         for i, (name, value) in enumerate(headers):
-            if name == b"content-type" and not value.startswith(b"application/json"):
+            if name == b"content-length":
+                length = int(value) if value.isdigit() else None
+            elif name == b"content-type" and not value.startswith(b"application/json"):
                 # The API speaks only JSON: `curl -d '{…}'` sends a form content type, and a
                 # body is parsed as JSON whatever it is labelled.
-                headers[i] = (b"content-type", b"application/json")
+                headers = [*headers[:i], (b"content-type", b"application/json"), *headers[i + 1 :]]
                 scope = {**scope, "headers": headers}
-            if name == b"content-length":
-                try:
-                    too_big = int(value) > self.max_bytes
-                except ValueError:
-                    too_big = False
-                if too_big:
-                    await self._refuse(send)
-                    return
+        if length is not None:
+            # The HTTP parser delivers exactly Content-Length bytes: checking it is enough.
+            if length > self.max_bytes:
+                await self._refuse(send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        await self._counted(scope, receive, send)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A body without Content-Length (chunked): count it as it arrives.
+
+        On overflow the 413 goes out at once and the app is told the client left: raising from
+        ``receive`` would not do, FastAPI turns any error while reading a body into a 400.
+        """
         seen = 0
         started = False
+        refused = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge
+                if seen > self.max_bytes and not started:
+                    refused = True
+                    await self._refuse(send)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # the 413 is already out
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self._refuse(send)
+        except Exception:
+            if not refused:
+                raise
 
     async def _refuse(self, send: Send) -> None:
         body = orjson.dumps(

@@ -350,3 +350,25 @@ WITH x AS (
      ORDER BY v.n
 )
 SELECT id, version FROM u
+
+-- name: complete_held
+-- The hot path of `complete`, in one statement: the task is in_progress, held by this actor, and
+-- the lease token (when given) is current — exactly the case lifecycle.apply always allows.
+-- Anything else updates nothing and the store falls back to the general path, which gives the
+-- precise answer (or error).
+WITH u AS (
+    UPDATE tasks
+       SET status = 'completed', outputs = $2, lease_expires = NULL, updated_at = $6,
+           completed_at = $6, version = version + 1
+     WHERE id = $1 AND status = 'in_progress' AND assignee_type = $3 AND assignee_id = $4
+       AND ($5::bigint IS NULL OR lease_token = $5)
+       AND ($8::bigint IS NULL OR project_id = $8)
+    RETURNING *
+), e AS (
+    INSERT INTO events (type, task_id, project_id, channel, task_type, actor_type, actor_id,
+                        actor_name, created_at, task)
+    SELECT 'task.completed', u.id, u.project_id, u.channel, u.type, $3, $4, $7, $6,
+           row_to_json(u)
+      FROM u
+)
+SELECT * FROM u

@@ -243,3 +243,13 @@ SELECT 1 WHERE 0
 
 -- name: write_tasks
 SELECT 1 WHERE 0
+
+-- name: complete_held
+-- The hot path of `complete` (see the PostgreSQL twin); the store appends the event.
+UPDATE tasks
+   SET status = 'completed', outputs = ?2, lease_expires = NULL, updated_at = ?6,
+       completed_at = ?6, version = version + 1
+ WHERE id = ?1 AND status = 'in_progress' AND assignee_type = ?3 AND assignee_id = ?4
+   AND (?5 IS NULL OR lease_token = ?5)
+   AND (?8 IS NULL OR project_id = ?8)
+RETURNING *

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from ats.errors import AtsError, Conflict, InvalidInput, NotFound, Unavailable
-from ats.lifecycle import Action
+from ats.lifecycle import Action, Complete, outputs_list
 from ats.models import Actor, Event, EventType, Message, Millis, Org, Project, Task
 from ats.store import sql
 from ats.store.base import (
@@ -304,6 +304,18 @@ class SqliteStore:
         self, task_id: int, project_id: int | None, action: Action, actor: Actor, now: Millis
     ) -> Task:
         async with self._write() as tx:
+            if isinstance(action, Complete):
+                held = self.db.execute(
+                    Q["complete_held"],
+                    (
+                        task_id, _dumps(outputs_list(action.outputs)), actor.type.value,
+                        actor.id, action.lease_token, now, actor.name, project_id,
+                    ),
+                ).fetchone()  # fmt: skip
+                if held is not None:
+                    row = _decoded(held)
+                    tx.event(EventType.COMPLETED, row, actor, now)
+                    return self._task(row)
             return await run(tx, task_id, project_id, action, actor, now)
 
     async def transition_many(
