@@ -270,3 +270,13 @@ async def test_openapi_and_docs(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     assert "/tasks/{task_id}/claim" in spec["paths"]
     assert (await client.get("/docs")).status_code == 200
+
+
+async def test_search_treats_wildcards_literally(client: httpx.AsyncClient) -> None:
+    await create(client, title="100% done")
+    await create(client, title="a_b")
+    await create(client, title="plain")
+    found = (await client.get("/tasks", params={"search": "%"})).json()
+    assert [t["title"] for t in found["tasks"]] == ["100% done"]
+    found = (await client.get("/tasks", params={"search": "_"})).json()
+    assert [t["title"] for t in found["tasks"]] == ["a_b"]

@@ -87,6 +87,21 @@ def order_clause(q: TaskQuery) -> str:
     return f"ORDER BY {column} {direction}, id {direction}"
 
 
+def filter_args(q: TaskQuery) -> tuple[Any, ...]:
+    """The eleven filter parameters of ``list_tasks`` / ``count_tasks``, in statement order.
+
+    Statuses come as a list (PostgreSQL binds it as an array; SQLite as JSON text).
+    """
+    search = None
+    if q.search:
+        escaped = q.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        search = f"%{escaped}%"
+    return (
+        q.project_id, [s.value for s in q.statuses] or None, q.type, q.channel, q.assignee_id,
+        q.priority, q.min_priority, q.max_priority, search, q.created_after, q.updated_after,
+    )  # fmt: skip
+
+
 class RowLike(Protocol):
     """A database row: asyncpg's Record, sqlite3's Row, or a dict."""
 

@@ -24,6 +24,7 @@ from ats.store.base import (
     TaskQuery,
     contiguous_horizon,
     event_from_row,
+    filter_args,
     message_from_row,
     order_clause,
     task_from_row,
@@ -298,15 +299,7 @@ class PostgresStore:
         return await self._retrying(body)
 
     async def list_tasks(self, q: TaskQuery) -> tuple[list[Task], int]:
-        statuses = [s.value for s in q.statuses] or None
-        search = None
-        if q.search:
-            escaped = q.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            search = f"%{escaped}%"
-        args = (
-            q.project_id, statuses, q.type, q.channel, q.assignee_id, q.priority,
-            q.min_priority, q.max_priority, search, q.created_after, q.updated_after,
-        )  # fmt: skip
+        args = filter_args(q)
 
         async def body() -> tuple[list[Task], int]:
             text = Q["list_tasks"].replace("{order}", order_clause(q))

@@ -28,6 +28,7 @@ from ats.store.base import (
     TaskQuery,
     contiguous_horizon,
     event_from_row,
+    filter_args,
     message_from_row,
     order_clause,
     task_from_row,
@@ -285,15 +286,9 @@ class SqliteStore:
         return self._task(row, self._messages(task_id) if with_messages else None)
 
     async def list_tasks(self, q: TaskQuery) -> tuple[list[Task], int]:
-        statuses = _dumps([s.value for s in q.statuses]) if q.statuses else None
-        search = None
-        if q.search:
-            escaped = q.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            search = f"%{escaped}%"
-        args = (
-            q.project_id, statuses, q.type, q.channel, q.assignee_id, q.priority,
-            q.min_priority, q.max_priority, search, q.created_after, q.updated_after,
-        )  # fmt: skip
+        args = filter_args(q)
+        if args[1] is not None:
+            args = (args[0], _dumps(args[1]), *args[2:])
         text = Q["list_tasks"].replace("{order}", order_clause(q))
         with _translated():
             rows = [_decoded(r) for r in self.db.execute(text, (*args, q.limit, q.offset))]
