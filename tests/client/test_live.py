@@ -43,3 +43,17 @@ def test_sync_client_round_trip(server_url: str) -> None:
         assert fetched.messages is not None and fetched.messages[0].parts[0]["content"] == "note"
         assert ats.stats()["total"] == 1
         assert [o["slug"] for o in ats.list_orgs()] == ["default"]
+
+
+def test_client_without_arguments_reads_the_environment(
+    server_url: str, tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(str(tmp_path))
+    monkeypatch.setenv("ATS_URL", server_url)
+    monkeypatch.setenv("ATS_ACTOR_ID", "env-agent")
+    with Client() as client:
+        task = client.create_task("from the environment", channel="env")
+        assert task.source.id == "env-agent"
+        done = client.complete_many([{"id": client.claim(task.id).id}])
+        assert [t.status for t in done[0]] == [Status.COMPLETED] and done[1] == []

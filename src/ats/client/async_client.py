@@ -18,7 +18,7 @@ import httpx
 
 from ats.client.http import Connection, Trace, capture_json
 from ats.client.projects import JSON, OrgsAndProjects, drop_none, seg
-from ats.config import Settings
+from ats.config import Settings, load_settings
 from ats.models import Actor, Message, Task
 
 
@@ -35,14 +35,20 @@ class AsyncClient(OrgsAndProjects):
 
     def __init__(
         self,
-        url: str,
-        actor: Actor,
+        url: str | None = None,
+        actor: Actor | None = None,
         *,
         scope: tuple[str, str] | None = None,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
         trace: Trace | None = None,
     ) -> None:
+        if url is None or actor is None:
+            # Like the CLI: flags (none here) > env > .ats/config up the tree > ~/.ats/config.
+            settings = load_settings()
+            if url is None:
+                url, scope = settings.url, scope if scope is not None else settings.scope
+            actor = actor or settings.actor
         self.scope = scope
         self._conn = Connection(url, actor, timeout=timeout, transport=transport, trace=trace)
         base = "/tasks"

@@ -62,12 +62,16 @@ def _blocking(
 
 
 class Client:
-    """The blocking ATS SDK: ``with Client(url, actor) as ats: ...``; see ``AsyncClient``."""
+    """The blocking ATS SDK: ``with Client() as ats: ...``; see ``AsyncClient``.
+
+    Without ``url``/``actor`` the settings come from the environment and config files, as for
+    the CLI.
+    """
 
     def __init__(
         self,
-        url: str,
-        actor: Actor,
+        url: str | None = None,
+        actor: Actor | None = None,
         *,
         scope: tuple[str, str] | None = None,
         timeout: float = 30.0,
