@@ -56,3 +56,11 @@ async def test_event_snapshot_is_the_task_after_the_change(store: Store) -> None
     assert list(created.task.payload) == ["b", "a"]
     assert claimed.task.status.value == "in_progress" and claimed.task.assignee == ACTOR
     assert claimed.to_json()["data"]["task"]["project"] == "default/main"
+
+
+async def test_tidy_vacuums_only_postgresql(store: Store) -> None:
+    [task] = await store.create_tasks(1, [NewTask(title="churn")], ACTOR, now_ms())
+    await store.transition(task.id, None, Claim(60_000), ACTOR, now_ms())
+    ran = await store.tidy(0)
+    assert ran is (store.kind == "postgresql")
+    assert await store.tidy(10**9) is False  # below the threshold: nothing to do

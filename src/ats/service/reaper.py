@@ -1,19 +1,23 @@
-"""The lease reaper: every server process runs one.
+"""Background upkeep every server process runs: the lease reaper and table tidying.
 
 Several reapers on one PostgreSQL never expire a task twice: each expiry locks the row with
-``SKIP LOCKED`` and re-checks the lease (see the store's ``lock_expired``).
+``SKIP LOCKED`` and re-checks the lease (see the store's ``lock_expired``). Tidying (a VACUUM of
+the tasks table after heavy claim churn) runs in one process at a time under an advisory lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from ats.models import now_ms
 from ats.store import Store
 
 log = logging.getLogger("ats.reaper")
 BATCH = 200
+TIDY_EVERY_S = 2.0
+TIDY_DEAD_ROWS = 2000
 
 
 async def reap_once(store: Store) -> int:
@@ -26,13 +30,17 @@ async def reap_once(store: Store) -> int:
 
 
 async def reap_forever(store: Store, interval: float) -> None:
+    tidy_due = time.monotonic() + TIDY_EVERY_S
     while True:
         try:
             expired = await reap_once(store)
             if expired:
                 log.info("expired %d lease(s)", expired)
+            if time.monotonic() >= tidy_due:
+                tidy_due = time.monotonic() + TIDY_EVERY_S
+                await store.tidy(TIDY_DEAD_ROWS)
         except asyncio.CancelledError:
             raise
-        except Exception:  # keep reaping after a database hiccup; the next round retries
-            log.exception("lease reaper round failed")
+        except Exception:  # keep going after a database hiccup; the next round retries
+            log.exception("background upkeep round failed")
         await asyncio.sleep(interval)

@@ -167,6 +167,11 @@ class Store(Protocol):
 
     async def expire_leases(self, now: Millis, limit: int) -> int: ...
 
+    async def tidy(self, dead_rows: int) -> bool:
+        """Housekeeping after heavy churn (PostgreSQL: VACUUM the tasks table once more than
+        ``dead_rows`` dead row versions piled up; one server at a time). True if it ran."""
+        ...
+
     async def add_message(
         self,
         task_id: int,

@@ -372,3 +372,17 @@ WITH u AS (
       FROM u
 )
 SELECT * FROM u
+
+-- name: dead_tuples
+-- Claims leave dead row versions at the head of the pending index; each claim then steps over
+-- them, and claim throughput halves within seconds. Autovacuum wakes once a minute at best.
+SELECT coalesce(n_dead_tup, 0) FROM pg_stat_user_tables WHERE relid = 'tasks'::regclass
+
+-- name: tidy_lock
+SELECT pg_try_advisory_lock(1096045314)
+
+-- name: tidy_unlock
+SELECT pg_advisory_unlock(1096045314)
+
+-- name: vacuum_tasks
+VACUUM (SKIP_LOCKED) tasks

@@ -253,3 +253,16 @@ UPDATE tasks
    AND (?5 IS NULL OR lease_token = ?5)
    AND (?8 IS NULL OR project_id = ?8)
 RETURNING *
+
+-- name: dead_tuples
+-- SQLite updates in place: there is nothing to tidy after claims (kept for parity).
+SELECT 0
+
+-- name: tidy_lock
+SELECT 0
+
+-- name: tidy_unlock
+SELECT 0
+
+-- name: vacuum_tasks
+SELECT 0
