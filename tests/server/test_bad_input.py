@@ -123,3 +123,23 @@ async def test_chunked_body_over_the_limit_is_413(client: httpx.AsyncClient) -> 
     r = await client.post("/tasks", content=chunks(), headers=JSON_HDR)
     assert r.status_code == 413 and "too large" in r.json()["error"]
     assert (await client.get("/tasks")).json()["count"] == 0
+
+
+async def test_integers_beyond_64_bits_round_trip(client: httpx.AsyncClient) -> None:
+    big = 2**70
+    r = await client.post("/tasks", json={"title": "big", "payload": {"n": big}})
+    assert r.status_code == 201, r.text
+    tid = r.json()["id"]
+    assert (await client.get(f"/tasks/{tid}")).json()["payload"] == {"n": big}
+    r = await client.post(f"/tasks/{tid}/messages", json={"content": {"n": -big}, "type": "data"})
+    assert r.status_code == 201 and r.json()["parts"][0]["content"] == {"n": -big}
+    r = await client.post(f"/tasks/{tid}/complete", json={"outputs": [big]})
+    assert r.status_code == 200 and r.json()["outputs"] == [big]
+
+
+async def test_openapi_declares_scope_parameters(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    op = spec["paths"]["/orgs/{org}/projects/{project}/tasks/{task_id}"]["get"]
+    assert {p["name"] for p in op["parameters"] if p["in"] == "path"} == {
+        "org", "project", "task_id",
+    }  # fmt: skip

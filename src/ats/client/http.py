@@ -18,6 +18,7 @@ import httpx
 import orjson
 
 from ats.errors import Unavailable, error_from_response
+from ats.jsontext import dumps
 from ats.models import Actor
 
 Trace = Callable[[str], None]
@@ -82,7 +83,7 @@ class Connection:
     ) -> Any:
         """Send one request; return the decoded JSON body of a 2xx answer, raise otherwise."""
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
-        content = orjson.dumps(json) if json is not None else None
+        content = dumps(json) if json is not None else None
         headers = {"Content-Type": "application/json"} if content is not None else None
         started = time.perf_counter()
         if self._trace:

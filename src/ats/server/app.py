@@ -8,10 +8,11 @@ import gc
 import os
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from ats import __version__
 from ats.server import errors
+from ats.server.deps import project_path
 from ats.server.limits import DEFAULT_MAX_BODY, BodyLimit
 from ats.server.routes import events, health, projects, tasks
 from ats.service.reaper import reap_forever
@@ -68,9 +69,10 @@ def create_app(
     errors.install(app)
     app.include_router(health.router)
     app.include_router(tasks.router)
-    app.include_router(tasks.router, prefix=SCOPED)
+    scoped = [Depends(project_path)]
+    app.include_router(tasks.router, prefix=SCOPED, dependencies=scoped)
     app.include_router(events.router)
-    app.include_router(events.router, prefix=SCOPED)
+    app.include_router(events.router, prefix=SCOPED, dependencies=scoped)
     app.include_router(projects.router)
     app.add_middleware(BodyLimit, max_bytes=max_body)
     return app

@@ -27,5 +27,12 @@ async def context(request: Request) -> tuple[TaskService, Scope, Actor]:
     return svc, scope, actor_from(request)
 
 
+async def project_path(
+    org: Annotated[str, Path(description="organization slug")],
+    project: Annotated[str, Path(description="project slug")],
+) -> None:
+    """Declares the scope's path parameters (for OpenAPI); ``context`` reads them."""
+
+
 Svc = Annotated[TaskService, Depends(service)]
 TaskIdPath = Annotated[int, Path(ge=1, le=2**63 - 1, description="task id")]

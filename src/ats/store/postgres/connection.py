@@ -10,6 +10,7 @@ import asyncpg
 import orjson
 
 from ats.errors import Conflict, InvalidInput, NotFound, Unavailable
+from ats.jsontext import dumps_text
 from ats.models import Actor, EventType, Message, Millis, Task
 from ats.store import sql
 from ats.store.base import (
@@ -35,7 +36,7 @@ def _row(row: asyncpg.Record | None) -> asyncpg.Record:
 
 
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    return dumps_text(value)
 
 
 def _json_text(value: Any) -> str | None:

@@ -12,6 +12,7 @@ from typing import Any, Self
 import orjson
 
 from ats.errors import Conflict, InvalidInput, Unavailable
+from ats.jsontext import dumps_text
 from ats.models import Actor, EventType, Message, Millis, Task
 from ats.store import sql
 from ats.store.base import (
@@ -27,7 +28,7 @@ _JSON_COLUMNS = ("payload", "outputs", "depends_on", "parts", "task", "message",
 
 
 def _dumps(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
+    return None if value is None else dumps_text(value)
 
 
 def _decoded(row: sqlite3.Row | Mapping[str, Any]) -> dict[str, Any]:
