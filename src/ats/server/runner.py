@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from typing import Any
 
 import uvicorn
@@ -24,7 +25,14 @@ def serve(
     url = resolve_url(database)
     if workers > 1 and url.startswith("sqlite"):
         raise InvalidInput("--workers > 1 needs PostgreSQL (--database postgresql://…)")
-    asyncio.run(upgrade_database(url))
+    applied = asyncio.run(upgrade_database(url))
+    shown = url.split("@")[-1] if url.startswith("postgres") else url  # no credentials on screen
+    note = f", applied {', '.join(applied)}" if applied else ""
+    print(
+        f"ats serve: http://{host}:{port}  database {shown}{note}  workers {workers}",
+        file=sys.stderr,
+        flush=True,
+    )
     app: Any
     if workers > 1:
         # Worker processes re-create the app from the environment.
