@@ -280,3 +280,10 @@ async def test_search_treats_wildcards_literally(client: httpx.AsyncClient) -> N
     assert [t["title"] for t in found["tasks"]] == ["100% done"]
     found = (await client.get("/tasks", params={"search": "_"})).json()
     assert [t["title"] for t in found["tasks"]] == ["a_b"]
+
+
+async def test_count_survives_an_offset_past_the_end(client: httpx.AsyncClient) -> None:
+    for i in range(3):
+        await create(client, title=f"t{i}")
+    page = (await client.get("/tasks", params={"offset": 10})).json()
+    assert page == {"tasks": [], "count": 3}

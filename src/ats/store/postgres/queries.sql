@@ -146,34 +146,27 @@ UPDATE tasks SET updated_at = $2, version = version + 1 WHERE id = $1 RETURNING 
 DELETE FROM tasks WHERE id = $1
 
 -- name: list_tasks
-SELECT * FROM tasks
- WHERE ($1::bigint IS NULL OR project_id = $1)
-   AND ($2::text[] IS NULL OR status = ANY($2))
-   AND ($3::text IS NULL OR type = $3)
-   AND ($4::text IS NULL OR channel = $4)
-   AND ($5::text IS NULL OR assignee_id = $5)
-   AND ($6::int IS NULL OR priority = $6)
-   AND ($7::int IS NULL OR priority >= $7)
-   AND ($8::int IS NULL OR priority <= $8)
-   AND ($9::text IS NULL OR title ILIKE $9 ESCAPE '\' OR description ILIKE $9 ESCAPE '\')
-   AND ($10::bigint IS NULL OR created_at > $10)
-   AND ($11::bigint IS NULL OR updated_at > $11)
+-- One page and the total count of the same filter, in one statement. The LEFT JOIN yields a
+-- single row of NULL task columns when the page is empty (an offset past the end), so the count
+-- still comes back; the store skips that row.
+WITH matching AS NOT MATERIALIZED (
+    SELECT * FROM tasks
+     WHERE ($1::bigint IS NULL OR project_id = $1)
+       AND ($2::text[] IS NULL OR status = ANY($2))
+       AND ($3::text IS NULL OR type = $3)
+       AND ($4::text IS NULL OR channel = $4)
+       AND ($5::text IS NULL OR assignee_id = $5)
+       AND ($6::int IS NULL OR priority = $6)
+       AND ($7::int IS NULL OR priority >= $7)
+       AND ($8::int IS NULL OR priority <= $8)
+       AND ($9::text IS NULL OR title ILIKE $9 ESCAPE '\' OR description ILIKE $9 ESCAPE '\')
+       AND ($10::bigint IS NULL OR created_at > $10)
+       AND ($11::bigint IS NULL OR updated_at > $11)
+)
+SELECT (SELECT count(*) FROM matching) AS total_count, page.*
+  FROM (SELECT 1 AS one) AS one
+  LEFT JOIN (SELECT * FROM matching {order} LIMIT $12 OFFSET $13) AS page ON true
  {order}
- LIMIT $12 OFFSET $13
-
--- name: count_tasks
-SELECT count(*) FROM tasks
- WHERE ($1::bigint IS NULL OR project_id = $1)
-   AND ($2::text[] IS NULL OR status = ANY($2))
-   AND ($3::text IS NULL OR type = $3)
-   AND ($4::text IS NULL OR channel = $4)
-   AND ($5::text IS NULL OR assignee_id = $5)
-   AND ($6::int IS NULL OR priority = $6)
-   AND ($7::int IS NULL OR priority >= $7)
-   AND ($8::int IS NULL OR priority <= $8)
-   AND ($9::text IS NULL OR title ILIKE $9 ESCAPE '\' OR description ILIKE $9 ESCAPE '\')
-   AND ($10::bigint IS NULL OR created_at > $10)
-   AND ($11::bigint IS NULL OR updated_at > $11)
 
 -- name: claim_next
 -- Claim-next in one statement: pick the best claimable rows (skipping rows other claimers hold),

@@ -123,8 +123,8 @@ class PostgresStore(PgCatalog):
         async def body() -> tuple[list[Task], int]:
             text = Q["list_tasks"].replace("{order}", order_clause(q))
             rows = await self.pool.fetch(text, *args, q.limit, q.offset)
-            count = await self.pool.fetchval(Q["count_tasks"], *args)
-            return [await self._task(r) for r in rows], int(count)
+            tasks = [await self._task(r) for r in rows if r["id"] is not None]
+            return tasks, int(rows[0]["total_count"])
 
         return await self._retrying(body)
 

@@ -100,34 +100,27 @@ UPDATE tasks SET updated_at = ?2, version = version + 1 WHERE id = ?1 RETURNING 
 DELETE FROM tasks WHERE id = ?1
 
 -- name: list_tasks
-SELECT * FROM tasks
- WHERE (?1 IS NULL OR project_id = ?1)
-   AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2)))
-   AND (?3 IS NULL OR type = ?3)
-   AND (?4 IS NULL OR channel = ?4)
-   AND (?5 IS NULL OR assignee_id = ?5)
-   AND (?6 IS NULL OR priority = ?6)
-   AND (?7 IS NULL OR priority >= ?7)
-   AND (?8 IS NULL OR priority <= ?8)
-   AND (?9 IS NULL OR title LIKE ?9 ESCAPE '\' OR description LIKE ?9 ESCAPE '\')
-   AND (?10 IS NULL OR created_at > ?10)
-   AND (?11 IS NULL OR updated_at > ?11)
+-- One page and the total count of the same filter, in one statement. The LEFT JOIN yields a
+-- single row of NULL task columns when the page is empty (an offset past the end), so the count
+-- still comes back; the store skips that row.
+WITH matching AS NOT MATERIALIZED (
+    SELECT * FROM tasks
+     WHERE (?1 IS NULL OR project_id = ?1)
+       AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2)))
+       AND (?3 IS NULL OR type = ?3)
+       AND (?4 IS NULL OR channel = ?4)
+       AND (?5 IS NULL OR assignee_id = ?5)
+       AND (?6 IS NULL OR priority = ?6)
+       AND (?7 IS NULL OR priority >= ?7)
+       AND (?8 IS NULL OR priority <= ?8)
+       AND (?9 IS NULL OR title LIKE ?9 ESCAPE '\' OR description LIKE ?9 ESCAPE '\')
+       AND (?10 IS NULL OR created_at > ?10)
+       AND (?11 IS NULL OR updated_at > ?11)
+)
+SELECT (SELECT count(*) FROM matching) AS total_count, page.*
+  FROM (SELECT 1 AS one) AS one
+  LEFT JOIN (SELECT * FROM matching {order} LIMIT ?12 OFFSET ?13) AS page ON true
  {order}
- LIMIT ?12 OFFSET ?13
-
--- name: count_tasks
-SELECT count(*) FROM tasks
- WHERE (?1 IS NULL OR project_id = ?1)
-   AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2)))
-   AND (?3 IS NULL OR type = ?3)
-   AND (?4 IS NULL OR channel = ?4)
-   AND (?5 IS NULL OR assignee_id = ?5)
-   AND (?6 IS NULL OR priority = ?6)
-   AND (?7 IS NULL OR priority >= ?7)
-   AND (?8 IS NULL OR priority <= ?8)
-   AND (?9 IS NULL OR title LIKE ?9 ESCAPE '\' OR description LIKE ?9 ESCAPE '\')
-   AND (?10 IS NULL OR created_at > ?10)
-   AND (?11 IS NULL OR updated_at > ?11)
 
 -- name: claim_next
 -- Runs under BEGIN IMMEDIATE, so the pick and the hand-over cannot interleave with another

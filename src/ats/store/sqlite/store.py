@@ -91,8 +91,8 @@ class SqliteStore(SqliteCatalog):
         text = Q["list_tasks"].replace("{order}", order_clause(q))
         with _translated():
             rows = [_decoded(r) for r in self.db.execute(text, (*args, q.limit, q.offset))]
-            count = self.db.execute(Q["count_tasks"], args).fetchone()[0]
-        return [self._task(r) for r in rows], int(count)
+        tasks = [self._task(r) for r in rows if r["id"] is not None]
+        return tasks, int(rows[0]["total_count"])
 
     async def transition(
         self, task_id: int, project_id: int | None, action: Action, actor: Actor, now: Millis
