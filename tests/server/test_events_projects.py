@@ -120,3 +120,11 @@ async def test_scoped_routes_never_touch_another_projects_task(client: httpx.Asy
         assert r.status_code == 404, (verb, r.text)
     assert (await client.delete(scoped)).status_code == 404
     assert (await client.get(f"/tasks/{tid}")).json()["status"] == "in_progress"
+
+
+async def test_a_rare_filter_finds_its_event_behind_many_others(client: httpx.AsyncClient) -> None:
+    for _ in range(3):
+        await client.post("/tasks/bulk", json={"tasks": [{"title": "noise"}] * 500})
+    rare = (await create(client, channel="rare"))["id"]
+    events = (await client.get("/events", params={"since": 0, "channel": "rare"})).json()
+    assert [e["task_id"] for e in events["events"]] == [rare]

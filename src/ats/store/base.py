@@ -275,6 +275,28 @@ def event_from_row(row: RowLike, task: Task, message: Message | None) -> Event:
     )
 
 
+TAIL_WINDOW = 1000
+FORWARD_WINDOW = 10_000
+
+
+def safe_horizon(tail: list[tuple[int, int]], since: int, now: Millis) -> int | None:
+    """The horizon from the newest events instead of the oldest.
+
+    ``tail`` is the (id, created_at) of the newest ``TAIL_WINDOW + 1`` events after ``since``,
+    newest first. Only recent gaps can still fill, so when the window reaches back past the
+    grace period, everything below it is settled and a filtered read may look as far as the
+    horizon — a reader with a rare filter is never stuck re-reading one window of other events.
+    None means the window is all younger than the grace period (a burst): scan forward instead.
+    """
+    rows = tail[::-1]
+    if len(rows) <= TAIL_WINDOW:
+        return contiguous_horizon(rows, since, now)
+    anchor_id, anchor_at = rows[0]
+    if anchor_at > now - GAP_GRACE_MS:
+        return None
+    return contiguous_horizon(rows[1:], anchor_id, now)
+
+
 def contiguous_horizon(ids_and_times: list[tuple[int, int]], since: int, now: Millis) -> int:
     """The highest event id up to which the log is known complete.
 

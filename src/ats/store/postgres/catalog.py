@@ -9,9 +9,12 @@ import asyncpg
 from ats.errors import NotFound
 from ats.models import Event, Message, Millis, Org, Project
 from ats.store.base import (
+    FORWARD_WINDOW,
+    TAIL_WINDOW,
     EventQuery,
     contiguous_horizon,
     event_from_row,
+    safe_horizon,
     task_from_row,
 )
 from ats.store.catalog import org_from_row, project_from_row, stats_document
@@ -39,9 +42,13 @@ class PgCatalog(PgConnection):
     async def events(self, q: EventQuery, now: Millis) -> list[Event]:
         async def body() -> list[Event]:
             # Commit order is not id order on PostgreSQL: read only up to the first gap that a
-            # transaction still in flight may fill (see contiguous_horizon).
-            scan = await self.pool.fetch(Q["event_ids_after"], q.since, max(q.limit, 1000))
-            horizon = contiguous_horizon([(r["id"], r["created_at"]) for r in scan], q.since, now)
+            # transaction still in flight may fill (see safe_horizon).
+            tail = await self.pool.fetch(Q["event_tail"], q.since, TAIL_WINDOW + 1)
+            horizon = safe_horizon([(r["id"], r["created_at"]) for r in tail], q.since, now)
+            if horizon is None:
+                scan = await self.pool.fetch(Q["event_ids_after"], q.since, FORWARD_WINDOW)
+                ids = [(r["id"], r["created_at"]) for r in scan]
+                horizon = contiguous_horizon(ids, q.since, now)
             if horizon <= q.since:
                 return []
             rows = await self.pool.fetch(

@@ -7,9 +7,12 @@ from typing import Any
 from ats.errors import NotFound
 from ats.models import Event, Message, Millis, Org, Project
 from ats.store.base import (
+    FORWARD_WINDOW,
+    TAIL_WINDOW,
     EventQuery,
     contiguous_horizon,
     event_from_row,
+    safe_horizon,
     task_from_row,
 )
 from ats.store.catalog import org_from_row, project_from_row, stats_document
@@ -27,9 +30,13 @@ class SqliteCatalog(SqliteConnection):
 
     async def events(self, q: EventQuery, now: Millis) -> list[Event]:
         # SQLite commits one writer at a time, so ids are already in commit order; the horizon
-        # check is kept for symmetry with PostgreSQL and costs one index scan.
-        scan = self._all("event_ids_after", q.since, max(q.limit, 1000))
-        horizon = contiguous_horizon([(r["id"], r["created_at"]) for r in scan], q.since, now)
+        # is computed as on PostgreSQL (it never stops short here) and costs an index scan.
+        tail = self._all("event_tail", q.since, TAIL_WINDOW + 1)
+        horizon = safe_horizon([(r["id"], r["created_at"]) for r in tail], q.since, now)
+        if horizon is None:
+            scan = self._all("event_ids_after", q.since, FORWARD_WINDOW)
+            ids = [(r["id"], r["created_at"]) for r in scan]
+            horizon = contiguous_horizon(ids, q.since, now)
         rows = self._all(
             "events_after", q.since, horizon, q.project_id, q.channel, q.task_type,
             _dumps(list(q.types)) if q.types else None, q.task_id, q.limit,
