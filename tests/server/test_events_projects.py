@@ -128,3 +128,14 @@ async def test_a_rare_filter_finds_its_event_behind_many_others(client: httpx.As
     rare = (await create(client, channel="rare"))["id"]
     events = (await client.get("/events", params={"since": 0, "channel": "rare"})).json()
     assert [e["task_id"] for e in events["events"]] == [rare]
+
+
+async def test_bulk_keeps_nested_payloads(client: httpx.AsyncClient) -> None:
+    payloads = [{"z": [1, 2, {"k": [3]}], "a": None}, {}, {"list": [[1], [2, 3]]}]
+    r = await client.post(
+        "/tasks/bulk",
+        json={"tasks": [{"title": f"p{i}", "payload": p} for i, p in enumerate(payloads)]},
+    )
+    assert [t["payload"] for t in r.json()["tasks"]] == payloads
+    for task, payload in zip(r.json()["tasks"], payloads, strict=True):
+        assert (await client.get(f"/tasks/{task['id']}")).json()["payload"] == payload
