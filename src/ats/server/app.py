@@ -15,6 +15,7 @@ from ats.server import errors
 from ats.server.deps import project_path
 from ats.server.limits import DEFAULT_MAX_BODY, BodyLimit
 from ats.server.routes import events, health, projects, tasks
+from ats.service.bus import EventBus
 from ats.service.reaper import reap_forever
 from ats.service.tasks import TaskService
 from ats.store import open_store, resolve_url
@@ -37,7 +38,10 @@ def create_app(
         store = await open_store(url, pool_size=pool_size)
         if migrate:
             await store.migrate()
-        app.state.service = TaskService(store)
+        bus = EventBus(store)
+        await bus.start()
+        app.state.bus = bus
+        app.state.service = TaskService(store, on_write=bus.wake)
         # Everything allocated so far lives as long as the process: keep the collector off it,
         # and collect young objects less often (request garbage is mostly acyclic and freed
         # by reference counting; full collections were the tail of the latency).
@@ -45,7 +49,7 @@ def create_app(
         gc.freeze()
         gc.set_threshold(20_000, 50, 100)
         reaper = (
-            asyncio.create_task(reap_forever(store, reaper_interval))
+            asyncio.create_task(reap_forever(store, reaper_interval, bus.wake))
             if reaper_interval > 0
             else None
         )
@@ -56,6 +60,7 @@ def create_app(
                 reaper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reaper
+            await bus.stop()
             await store.close()
 
     app = FastAPI(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from ats.models import now_ms
 from ats.store import Store
@@ -29,13 +30,16 @@ async def reap_once(store: Store) -> int:
             return total
 
 
-async def reap_forever(store: Store, interval: float) -> None:
+async def reap_forever(
+    store: Store, interval: float, on_write: Callable[[], None] = lambda: None
+) -> None:
     tidy_due = time.monotonic() + TIDY_EVERY_S
     while True:
         try:
             expired = await reap_once(store)
             if expired:
                 log.info("expired %d lease(s)", expired)
+                on_write()
             if time.monotonic() >= tidy_due:
                 tidy_due = time.monotonic() + TIDY_EVERY_S
                 await store.tidy(TIDY_DEAD_ROWS)

@@ -25,9 +25,15 @@ class Scope:
 
 
 class TaskService:
-    def __init__(self, store: Store, clock: Callable[[], Millis] = now_ms) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], Millis] = now_ms,
+        on_write: Callable[[], None] = lambda: None,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.on_write = on_write  # the event bus's wake-up: new events are in the log
         self._projects: dict[tuple[str, str], int] = {}
 
     async def scope(self, org: str | None, project: str | None) -> Scope:
@@ -50,7 +56,9 @@ class TaskService:
         self._projects.clear()
 
     async def create(self, scope: Scope, specs: list[NewTask], actor: Actor) -> list[Task]:
-        return await self.store.create_tasks(scope.create_in, specs, actor, self.clock())
+        result = await self.store.create_tasks(scope.create_in, specs, actor, self.clock())
+        self.on_write()
+        return result
 
     async def get(self, scope: Scope, task_id: int) -> Task:
         return await self.store.get_task(task_id, scope.project_id, with_messages=True)
@@ -59,22 +67,29 @@ class TaskService:
         return await self.store.list_tasks(query)
 
     async def act(self, scope: Scope, task_id: int, action: Action, actor: Actor) -> Task:
-        return await self.store.transition(task_id, scope.project_id, action, actor, self.clock())
+        result = await self.store.transition(task_id, scope.project_id, action, actor, self.clock())
+        self.on_write()
+        return result
 
     async def act_many(
         self, scope: Scope, items: list[tuple[int, Action]], actor: Actor
     ) -> list[Task | AtsError]:
-        return await self.store.transition_many(scope.project_id, items, actor, self.clock())
+        result = await self.store.transition_many(scope.project_id, items, actor, self.clock())
+        self.on_write()
+        return result
 
     async def set_dependencies(
         self, scope: Scope, task_id: int, depends_on: list[int], actor: Actor
     ) -> Task:
-        return await self.store.set_dependencies(
+        result = await self.store.set_dependencies(
             task_id, scope.project_id, depends_on, actor, self.clock()
         )
+        self.on_write()
+        return result
 
     async def delete(self, scope: Scope, task_id: int, actor: Actor) -> None:
         await self.store.delete_task(task_id, scope.project_id, actor, self.clock())
+        self.on_write()
 
     async def claim_next(
         self,
@@ -85,14 +100,18 @@ class TaskService:
         limit: int,
         actor: Actor,
     ) -> list[Task]:
-        return await self.store.claim_next(
+        result = await self.store.claim_next(
             scope.project_id, channel, task_type, lease_ms, limit, actor, self.clock()
         )
+        self.on_write()
+        return result
 
     async def add_message(
         self, scope: Scope, task_id: int, parts: list[dict[str, Any]], actor: Actor
     ) -> Message:
-        return await self.store.add_message(task_id, scope.project_id, parts, actor, self.clock())
+        result = await self.store.add_message(task_id, scope.project_id, parts, actor, self.clock())
+        self.on_write()
+        return result
 
     async def messages(self, scope: Scope, task_id: int) -> list[Message]:
         return await self.store.list_messages(task_id, scope.project_id)

@@ -1,17 +1,35 @@
-"""The durable event log, read by id (SPEC §2.3; streaming comes with /ws and SSE)."""
+"""The durable event log: read by id, or streamed live over SSE (SPEC §2.3, §4)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+
 from fastapi import APIRouter, Request
+from starlette.responses import StreamingResponse
 
 from ats.errors import InvalidInput
 from ats.models import EventType
 from ats.server.deps import context
 from ats.server.responses import JSON
+from ats.service.bus import Delivery, EventBus, EventFilter, Overflow
 from ats.store import EventQuery
 
 router = APIRouter(tags=["events"])
 _KNOWN = {e.value for e in EventType}
+HEARTBEAT_S = 15.0
+
+
+def _event_types(text: str | None) -> tuple[str, ...]:
+    types = tuple(t.strip() for t in text.split(",") if t.strip()) if text else ()
+    unknown = [t for t in types if t not in _KNOWN]
+    if unknown:
+        raise InvalidInput(
+            f"event: unknown event type {unknown[0]!r} "
+            f"(expected one of {', '.join(sorted(_KNOWN))})",
+            field="event",
+        )
+    return types
 
 
 @router.get("/events", summary="Events after `since`, in id order")
@@ -29,14 +47,7 @@ async def list_events(
         raise InvalidInput("since: must not be negative", field="since")
     if not limit >= 1:
         raise InvalidInput("limit: must be between 1 and 1000", field="limit")
-    types = tuple(t.strip() for t in event.split(",") if t.strip()) if event else ()
-    unknown = [t for t in types if t not in _KNOWN]
-    if unknown:
-        raise InvalidInput(
-            f"event: unknown event type {unknown[0]!r} "
-            f"(expected one of {', '.join(sorted(_KNOWN))})",
-            field="event",
-        )
+    types = _event_types(event)
     query = EventQuery(
         since=since,
         limit=min(limit, 1000),
@@ -48,3 +59,63 @@ async def list_events(
     )
     events = await svc.events(query)
     return JSON({"events": [e.to_json() for e in events]})
+
+
+@router.get("/events/stream", summary="Server-sent events, live (with `since` / Last-Event-ID)")
+async def stream_events(
+    request: Request,
+    since: int | None = None,
+    channel: str | None = None,
+    type: str | None = None,
+    event: str | None = None,
+) -> StreamingResponse:
+    """``id:`` / ``event:`` / ``data:`` frames; a ``: heartbeat`` comment every 15 s."""
+    await context(request)  # validates the scope (404 for an unknown project)
+    last = request.headers.get("last-event-id")
+    if last is not None:
+        if not last.strip().isdigit():
+            raise InvalidInput("Last-Event-ID: must be an event id", field="Last-Event-ID")
+        since = int(last)
+    if since is not None and since < 0:
+        raise InvalidInput("since: must not be negative", field="since")
+    params = request.path_params
+    wanted = EventFilter(
+        channels=EventFilter.of([channel] if channel else None),
+        task_types=EventFilter.of([type] if type else None),
+        event_types=EventFilter.of(_event_types(event) or None),
+        project=f"{params['org']}/{params['project']}" if "org" in params else None,
+    )
+    bus: EventBus = request.app.state.bus
+    sub = bus.subscribe(wanted)  # before the replay, so nothing committed meanwhile is lost
+
+    async def frames() -> AsyncIterator[bytes]:
+        try:
+            sent = since if since is not None else sub.start
+            if since is not None:
+                async for delivery in sub.replay(since):
+                    sent = delivery.event.id
+                    yield _frame(delivery)
+            while True:
+                try:
+                    delivery = await asyncio.wait_for(sub.get(), HEARTBEAT_S)
+                except TimeoutError:
+                    yield b": heartbeat\n\n"
+                    continue
+                if delivery.event.id > sent:
+                    sent = delivery.event.id
+                    yield _frame(delivery)
+        except Overflow:
+            return  # too slow: the connection ends; the client resumes with Last-Event-ID
+        finally:
+            sub.close()
+
+    return StreamingResponse(
+        frames(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _frame(delivery: Delivery) -> bytes:
+    head = f"id: {delivery.event.id}\nevent: {delivery.event.type.value}\ndata: ".encode()
+    return head + delivery.json + b"\n\n"

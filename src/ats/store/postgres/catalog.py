@@ -59,6 +59,9 @@ class PgCatalog(PgConnection):
 
         return await self._retrying(body)
 
+    async def latest_event_id(self) -> int:
+        return int(await self._retrying(lambda: self.pool.fetchval(Q["latest_event_id"])))
+
     async def _event_from(self, row: asyncpg.Record) -> Event:
         snapshot = row["task"]
         task = task_from_row(snapshot, await self.project_path(snapshot["project_id"]))

@@ -49,6 +49,10 @@ class SqliteCatalog(SqliteConnection):
             events.append(event_from_row(row, task, message))
         return events
 
+    async def latest_event_id(self) -> int:
+        row = self._one("latest_event_id")
+        return int(row["id"]) if row else 0
+
     # --- orgs and projects ----------------------------------------------------------------------
 
     async def list_orgs(self) -> list[Org]:
