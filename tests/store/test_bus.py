@@ -17,8 +17,8 @@ async def test_fan_out_filters_and_a_slow_subscriber_is_dropped(store: Store) ->
     bus = EventBus(store, poll_interval=0.05, queue_size=3)
     await bus.start()
     try:
-        everything = bus.subscribe(EventFilter())
-        only_b = bus.subscribe(EventFilter(channels=frozenset({"b"})))
+        everything = await bus.subscribe(EventFilter())
+        only_b = await bus.subscribe(EventFilter(channels=frozenset({"b"})))
         for i in range(5):
             await store.create_tasks(1, [NewTask(title=f"t{i}", channel="a")], ACTOR, now_ms())
         await store.create_tasks(1, [NewTask(title="tb", channel="b")], ACTOR, now_ms())
@@ -46,7 +46,7 @@ async def test_replay_covers_what_happened_before_subscribing(store: Store) -> N
     bus = EventBus(store, poll_interval=0.05)
     await bus.start()
     try:
-        sub = bus.subscribe(EventFilter())
+        sub = await bus.subscribe(EventFilter())
         replayed = [d.event.task_id async for d in sub.replay(0)]
         assert replayed == [t.id for t in first]
     finally:

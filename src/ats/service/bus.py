@@ -133,7 +133,10 @@ class EventBus:
         """Something was written through this process: read the log now."""
         self._wake.set()
 
-    def subscribe(self, wanted: EventFilter) -> Subscription:
+    async def subscribe(self, wanted: EventFilter) -> Subscription:
+        if not self._subscribers:
+            # Nobody was listening, so the tailer did not read: start from the log's end.
+            self.position = max(self.position, await self.store.latest_event_id())
         sub = Subscription(self, wanted, self.queue_size)
         self._subscribers.add(sub)
         return sub
@@ -146,6 +149,8 @@ class EventBus:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             self._wake.clear()
+            if not self._subscribers:
+                continue  # nothing to deliver to: do not read the log at all
             try:
                 await self._drain()
             except asyncio.CancelledError:

@@ -86,7 +86,7 @@ async def stream_events(
         project=f"{params['org']}/{params['project']}" if "org" in params else None,
     )
     bus: EventBus = request.app.state.bus
-    sub = bus.subscribe(wanted)  # before the replay, so nothing committed meanwhile is lost
+    sub = await bus.subscribe(wanted)  # before the replay, so nothing committed meanwhile is lost
 
     async def frames() -> AsyncIterator[bytes]:
         try:
