@@ -82,6 +82,17 @@ class Subscription:
             raise Overflow("subscriber fell behind")
         return delivery
 
+    async def get_batch(self, most: int = 500) -> list[Delivery]:
+        """The next delivery and whatever else is already waiting (one write for many)."""
+        batch = [await self.get()]
+        while len(batch) < most and not self.queue.empty():
+            delivery = self.queue.get_nowait()
+            if delivery is None:
+                self.queue.put_nowait(None)  # report the overflow on the next call
+                break
+            batch.append(delivery)
+        return batch
+
     async def replay(self, since: int) -> AsyncIterator[Delivery]:
         """Matching events after ``since`` up to where the live feed starts, from the log.
 

@@ -92,18 +92,25 @@ async def stream_events(
         try:
             sent = since if since is not None else sub.start
             if since is not None:
+                chunk = []
                 async for delivery in sub.replay(since):
                     sent = delivery.event.id
-                    yield _frame(delivery)
+                    chunk.append(_frame(delivery))
+                    if len(chunk) >= 500:
+                        yield b"".join(chunk)
+                        chunk = []
+                if chunk:
+                    yield b"".join(chunk)
             while True:
                 try:
-                    delivery = await asyncio.wait_for(sub.get(), HEARTBEAT_S)
+                    batch = await asyncio.wait_for(sub.get_batch(), HEARTBEAT_S)
                 except TimeoutError:
                     yield b": heartbeat\n\n"
                     continue
-                if delivery.event.id > sent:
-                    sent = delivery.event.id
-                    yield _frame(delivery)
+                fresh = [d for d in batch if d.event.id > sent]
+                if fresh:
+                    sent = fresh[-1].event.id
+                    yield b"".join(_frame(d) for d in fresh)
         except Overflow:
             return  # too slow: the connection ends; the client resumes with Last-Event-ID
         finally:
