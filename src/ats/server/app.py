@@ -14,7 +14,7 @@ from ats import __version__
 from ats.server import errors
 from ats.server.deps import project_path
 from ats.server.limits import DEFAULT_MAX_BODY, BodyLimit
-from ats.server.routes import events, health, projects, tasks
+from ats.server.routes import events, health, projects, tasks, ws
 from ats.service.bus import EventBus
 from ats.service.reaper import reap_forever
 from ats.service.tasks import TaskService
@@ -79,6 +79,7 @@ def create_app(
     app.include_router(events.router)
     app.include_router(events.router, prefix=SCOPED, dependencies=scoped)
     app.include_router(projects.router)
+    app.include_router(ws.router)
     app.add_middleware(BodyLimit, max_bytes=max_body)
     return app
 

@@ -1,0 +1,125 @@
+"""WebSocket ``/ws``: the protocol existing clients speak (SPEC §4).
+
+The server sends only ``connected``, ``subscribed``, ``pong`` and event envelopes. A frame it
+cannot read (not JSON, an unknown ``type``, a field of the wrong type) closes the connection
+cleanly with code 1008 and a reason naming the problem; a subscriber that falls too far behind is
+closed with 1013 and resumes with ``since``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from ats.models import EventType
+from ats.service.bus import EventBus, EventFilter, Overflow, Subscription
+
+router = APIRouter(tags=["events"])
+_EVENT_TYPES = {e.value for e in EventType}
+POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
+
+
+class BadFrame(Exception):
+    pass
+
+
+def _names(frame: dict[str, Any], key: str) -> frozenset[str] | None:
+    value = frame.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadFrame(f"{key} must be a list of strings")
+    return frozenset(value)
+
+
+def _subscription_filter(frame: dict[str, Any]) -> tuple[EventFilter, int | None]:
+    since = frame.get("since")
+    if since is not None and (not isinstance(since, int) or isinstance(since, bool) or since < 0):
+        raise BadFrame("since must be a non-negative event id")
+    wanted = EventFilter(
+        channels=_names(frame, "channels"),
+        task_types=_names(frame, "task_types"),
+        event_types=_names(frame, "event_types"),
+    )
+    return wanted, since
+
+
+async def _pump(ws: WebSocket, sub: Subscription, since: int | None) -> None:
+    """Replay (when asked), then live events, to the socket; ids only grow, none twice."""
+    sent = since if since is not None else sub.start
+    if since is not None:
+        async for delivery in sub.replay(since):
+            sent = delivery.event.id
+            await ws.send_text(delivery.json.decode())
+    while True:
+        for delivery in await sub.get_batch():
+            if delivery.event.id > sent:
+                sent = delivery.event.id
+                await ws.send_text(delivery.json.decode())
+
+
+@router.websocket("/ws")
+@router.websocket("//ws")  # some existing clients join base URL and path with a double slash
+async def events_socket(ws: WebSocket) -> None:
+    await ws.accept()
+    await ws.send_text('{"type":"connected"}')
+    bus: EventBus = ws.app.state.bus
+    sub: Subscription | None = None
+    pump: asyncio.Task[None] | None = None
+    try:
+        while True:
+            receive = asyncio.ensure_future(ws.receive())
+            waiting: set[asyncio.Future[Any]] = {receive}
+            if pump is not None:
+                waiting.add(pump)
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if pump is not None and pump in done:
+                receive.cancel()
+                if isinstance(pump.exception(), Overflow):
+                    await ws.close(TRY_AGAIN_LATER, "too far behind: resume with since")
+                return  # the pump ended (overflow, or the socket is gone)
+            message = receive.result()
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                raise BadFrame("frames must be JSON text")
+            try:
+                frame = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                raise BadFrame("frames must be JSON objects") from None
+            if not isinstance(frame, dict):
+                raise BadFrame("frames must be JSON objects")
+            kind = frame.get("type")
+            if kind == "ping":
+                await ws.send_text('{"type":"pong"}')
+            elif kind == "subscribe":
+                wanted, since = _subscription_filter(frame)
+                if pump is not None:
+                    pump.cancel()
+                if sub is not None:
+                    sub.close()
+                sub = await bus.subscribe(wanted)
+                ack: dict[str, Any] = {"type": "subscribed"}
+                if "id" in frame:
+                    ack["id"] = frame["id"]
+                await ws.send_text(orjson.dumps(ack).decode())
+                pump = asyncio.create_task(_pump(ws, sub, since))
+            else:
+                raise BadFrame(f"unknown message type {kind!r} (expected subscribe or ping)")
+    except BadFrame as exc:
+        await ws.close(POLICY_VIOLATION, str(exc)[:120])
+    except WebSocketDisconnect:
+        pass
+    finally:
+        if pump is not None and not pump.done():
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+        if sub is not None:
+            sub.close()
