@@ -50,3 +50,31 @@ async def test_workers_flag_runs_several_processes(pg_url: str) -> None:
             )
             assert all(r.status_code == 201 for r in results)
             assert (await c.get("/tasks")).json()["count"] == 50
+
+
+async def test_websocket_on_b_sees_every_event_made_through_a(pg_url: str) -> None:
+    import json
+
+    from websockets.asyncio.client import connect
+
+    with running_server(pg_url) as a, running_server(pg_url) as b:
+        ws_b = b.replace("http://", "ws://") + "/ws"
+        async with connect(ws_b) as ws, httpx.AsyncClient(base_url=a) as ca:
+            assert json.loads(await ws.recv()) == {"type": "connected"}
+            await ws.send(json.dumps({"type": "subscribe", "id": "x"}))
+            assert json.loads(await ws.recv()) == {"type": "subscribed", "id": "x"}
+            expected: list[tuple[str, int]] = []
+            for i in range(20):
+                tid = (await ca.post("/tasks", json={"title": f"a{i}"})).json()["id"]
+                expected.append(("task.created", tid))
+                if i % 2:
+                    await ca.post(f"/tasks/{tid}/claim")
+                    await ca.post(f"/tasks/{tid}/complete")
+                    expected += [("task.claimed", tid), ("task.completed", tid)]
+            got = []
+            async with asyncio.timeout(15):
+                while len(got) < len(expected):
+                    event = json.loads(await ws.recv())
+                    got.append(event)
+    assert [(e["type"], e["task_id"]) for e in got] == expected
+    assert [e["id"] for e in got] == sorted({e["id"] for e in got})
