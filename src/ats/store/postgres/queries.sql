@@ -170,42 +170,13 @@ SELECT (SELECT count(*) FROM matching) AS total_count, page.*
 
 -- name: claim_next
 -- Claim-next in one statement: pick the best claimable rows (skipping rows other claimers hold),
--- hand them over, and append their task.claimed events. Split from claim_next_in_channel so
--- each keeps a plan that walks its partial index (a `$2 IS NULL OR` filter defeats that once
--- PostgreSQL switches to a generic plan).
+-- hand them over, and append their task.claimed events. {channel} is `$2::text IS NULL` or
+-- `t.channel = $2`: the store prepares both texts, so each keeps a plan that walks its partial
+-- index (a `$2 IS NULL OR` filter defeats that once PostgreSQL switches to a generic plan).
 WITH c AS (
     SELECT t.id FROM tasks t
      WHERE t.status = 'pending' AND t.available_at <= $1
-       AND $2::text IS NULL
-       AND ($3::text IS NULL OR t.type = $3)
-       AND ($4::bigint IS NULL OR t.project_id = $4)
-       AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks p ON p.id = d.depends_on
-                        WHERE d.task_id = t.id AND p.status <> 'completed')
-     ORDER BY t.priority DESC, t.id
-     LIMIT $5
-       FOR UPDATE OF t SKIP LOCKED
-), u AS (
-    UPDATE tasks t
-       SET status = 'in_progress', assignee_type = $6, assignee_id = $7, assignee_name = $8,
-           lease_expires = $1 + $9, lease_token = t.lease_token + 1, attempts = t.attempts + 1,
-           available_at = $1, updated_at = $1, version = t.version + 1
-      FROM c
-     WHERE t.id = c.id
-    RETURNING t.*
-), e AS (
-    INSERT INTO events (type, task_id, project_id, channel, task_type, actor_type, actor_id,
-                        actor_name, created_at, task)
-    SELECT 'task.claimed', u.id, u.project_id, u.channel, u.type, $6, $7, $8, $1, row_to_json(u)
-      FROM u ORDER BY u.priority DESC, u.id
-)
-SELECT * FROM u ORDER BY priority DESC, id
-
--- name: claim_next_in_channel
--- The same on one channel, walking the (channel, priority, id) partial index.
-WITH c AS (
-    SELECT t.id FROM tasks t
-     WHERE t.status = 'pending' AND t.available_at <= $1
-       AND t.channel = $2
+       AND {channel}
        AND ($3::text IS NULL OR t.type = $3)
        AND ($4::bigint IS NULL OR t.project_id = $4)
        AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks p ON p.id = d.depends_on

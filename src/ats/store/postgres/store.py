@@ -38,6 +38,9 @@ from ats.store.transitions import (
     run,
 )
 
+CLAIM_ANY = Q["claim_next"].replace("{channel}", "$2::text IS NULL")
+CLAIM_IN_CHANNEL = Q["claim_next"].replace("{channel}", "t.channel = $2")
+
 
 class PostgresStore(PgCatalog):
     # --- tasks ----------------------------------------------------------------------------------
@@ -259,7 +262,7 @@ class PostgresStore(PgCatalog):
         now: Millis,
     ) -> list[Task]:
         async def body() -> list[Task]:
-            query = Q["claim_next" if channel is None else "claim_next_in_channel"]
+            query = CLAIM_ANY if channel is None else CLAIM_IN_CHANNEL
             rows = await self.pool.fetch(
                 query, now, channel, task_type, project_id, limit,
                 actor.type.value, actor.id, actor.name, lease_ms,

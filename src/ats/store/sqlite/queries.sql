@@ -126,32 +126,16 @@ SELECT (SELECT count(*) FROM matching) AS total_count, page.*
 -- Runs under BEGIN IMMEDIATE, so the pick and the hand-over cannot interleave with another
 -- claimer; the store appends the task.claimed events from the returned rows. INDEXED BY: without
 -- statistics the planner would rather sort every pending row than walk the partial index in
--- claim order and stop at LIMIT. ?2 (channel) is unused here; see claim_next_in_channel.
+-- claim order and stop at LIMIT. The store fills {index} and {channel}: `tasks_claimable` and
+-- `?2 IS NULL`, or `tasks_claimable_channel` and `t.channel = ?2` (one walk per index).
 UPDATE tasks
    SET status = 'in_progress', assignee_type = ?6, assignee_id = ?7, assignee_name = ?8,
        lease_expires = ?1 + ?9, lease_token = lease_token + 1, attempts = attempts + 1,
        available_at = ?1, updated_at = ?1, version = version + 1
  WHERE id IN (
-    SELECT t.id FROM tasks t INDEXED BY tasks_claimable
+    SELECT t.id FROM tasks t INDEXED BY {index}
      WHERE t.status = 'pending' AND t.available_at <= ?1
-       AND (?3 IS NULL OR t.type = ?3)
-       AND (?4 IS NULL OR t.project_id = ?4)
-       AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks p ON p.id = d.depends_on
-                        WHERE d.task_id = t.id AND p.status <> 'completed')
-     ORDER BY t.priority DESC, t.id
-     LIMIT ?5)
-RETURNING *
-
--- name: claim_next_in_channel
--- The same on one channel, walking the (channel, priority, id) partial index.
-UPDATE tasks
-   SET status = 'in_progress', assignee_type = ?6, assignee_id = ?7, assignee_name = ?8,
-       lease_expires = ?1 + ?9, lease_token = lease_token + 1, attempts = attempts + 1,
-       available_at = ?1, updated_at = ?1, version = version + 1
- WHERE id IN (
-    SELECT t.id FROM tasks t INDEXED BY tasks_claimable_channel
-     WHERE t.status = 'pending' AND t.available_at <= ?1
-       AND t.channel = ?2
+       AND {channel}
        AND (?3 IS NULL OR t.type = ?3)
        AND (?4 IS NULL OR t.project_id = ?4)
        AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks p ON p.id = d.depends_on

@@ -34,6 +34,13 @@ from ats.store.transitions import (
     run,
 )
 
+CLAIM_ANY = Q["claim_next"].replace("{index}", "tasks_claimable").replace("{channel}", "?2 IS NULL")
+CLAIM_IN_CHANNEL = (
+    Q["claim_next"]
+    .replace("{index}", "tasks_claimable_channel")
+    .replace("{channel}", "t.channel = ?2")
+)
+
 
 class SqliteStore(SqliteCatalog):
     # --- tasks ----------------------------------------------------------------------------------
@@ -159,7 +166,7 @@ class SqliteStore(SqliteCatalog):
             rows = [
                 _decoded(r)
                 for r in self.db.execute(
-                    Q["claim_next" if channel is None else "claim_next_in_channel"],
+                    CLAIM_ANY if channel is None else CLAIM_IN_CHANNEL,
                     (
                         now, channel, task_type, project_id, limit, actor.type.value, actor.id,
                         actor.name, lease_ms,
