@@ -51,3 +51,32 @@ async def test_replay_covers_what_happened_before_subscribing(store: Store) -> N
         assert replayed == [t.id for t in first]
     finally:
         await bus.stop()
+
+
+async def test_notify_wakes_the_bus_of_another_process_at_once(pg_url: str) -> None:
+    """Two stores (two pools, two LISTEN connections) stand for two server processes. Polling is
+    set to a minute, so only the notification can bring A's event to B's subscriber in time."""
+    from ats.store import open_store
+
+    a, b = await open_store(pg_url), await open_store(pg_url)
+    bus_a, bus_b = EventBus(a, poll_interval=60), EventBus(b, poll_interval=60)
+    await bus_a.start()
+    await bus_b.start()
+    try:
+        for s in (a, b):
+            async with asyncio.timeout(5):
+                await s._signals.connected.wait()  # type: ignore[attr-defined]
+        sub = await bus_b.subscribe(EventFilter())
+        for i in range(20):
+            [task] = await a.create_tasks(1, [NewTask(title=f"n{i}")], ACTOR, now_ms())
+            bus_a.wake()  # what TaskService does after each write
+            async with asyncio.timeout(1):
+                got = await sub.get()
+            assert got.event.task_id == task.id
+        # coalesced: never more notifications than commits
+        assert 1 <= a._signals.sent <= 20  # type: ignore[attr-defined]
+    finally:
+        await bus_a.stop()
+        await bus_b.stop()
+        await a.close()
+        await b.close()

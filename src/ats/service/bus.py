@@ -1,9 +1,9 @@
 """The event bus of one server process: it tails the durable event log and fans events out.
 
 The log (the store's ``events`` table) is the source of truth. One tailer per process reads it in
-id order — woken at once by writes made through this process, and every ``poll_interval``
-otherwise (writes made by other server processes; a LISTEN/NOTIFY wake-up can replace that
-poll) — encodes each event once, and hands it to every matching subscriber's bounded queue. A
+id order — woken at once by writes made through this process, by the store's signal that another
+process wrote (LISTEN/NOTIFY on PostgreSQL), and every ``poll_interval`` in case a signal was
+lost — encodes each event once, and hands it to every matching subscriber's bounded queue. A
 subscriber whose queue is full is dropped, never waited for: a slow reader cannot slow the
 others or the API. It resumes with ``since``.
 """
@@ -127,7 +127,8 @@ class EventBus:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.position = await self.store.latest_event_id()
+        self.position = await self.store.latest_event_id(now_ms())
+        self.store.listen(self._wake.set)
         self._task = asyncio.create_task(self._tail(), name="ats-event-bus")
 
     async def stop(self) -> None:
@@ -141,13 +142,14 @@ class EventBus:
         self._subscribers.clear()
 
     def wake(self) -> None:
-        """Something was written through this process: read the log now."""
+        """Events were committed through this process: read the log now, and tell the others."""
         self._wake.set()
+        self.store.announce()
 
     async def subscribe(self, wanted: EventFilter) -> Subscription:
         if not self._subscribers:
             # Nobody was listening, so the tailer did not read: start from the log's end.
-            self.position = max(self.position, await self.store.latest_event_id())
+            self.position = max(self.position, await self.store.latest_event_id(now_ms()))
         sub = Subscription(self, wanted, self.queue_size)
         self._subscribers.add(sub)
         return sub

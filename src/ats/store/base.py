@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -187,7 +187,15 @@ class Store(Protocol):
 
     async def events(self, q: EventQuery, now: Millis) -> list[Event]: ...
 
-    async def latest_event_id(self) -> int: ...
+    async def latest_event_id(self, now: Millis) -> int:
+        """The id up to which the log is complete: a live reader starts after it."""
+        ...
+
+    def listen(self, on_change: Callable[[], None]) -> None:
+        """Call ``on_change`` whenever another process may have appended to the event log."""
+
+    def announce(self) -> None:
+        """Events were committed through this process: wake readers in the other processes."""
 
     async def list_orgs(self) -> list[Org]: ...
 
@@ -297,6 +305,19 @@ def safe_horizon(tail: list[tuple[int, int]], since: int, now: Millis) -> int | 
     if anchor_at > now - GAP_GRACE_MS:
         return None
     return contiguous_horizon(rows[1:], anchor_id, now)
+
+
+def settled_head(tail: list[tuple[int, int]], now: Millis) -> int:
+    """The log's complete prefix, judged from its newest events (``tail``, newest first).
+
+    The newest id may sit above an id whose transaction is still committing; a reader that starts
+    live from the raw maximum would never see that event. When the window is full, its oldest
+    event anchors the scan (a gap below ``TAIL_WINDOW`` newer events is a rollback).
+    """
+    rows = tail[::-1]
+    if len(rows) <= TAIL_WINDOW:
+        return contiguous_horizon(rows, 0, now)
+    return contiguous_horizon(rows[1:], rows[0][0], now)
 
 
 def contiguous_horizon(ids_and_times: list[tuple[int, int]], since: int, now: Millis) -> int:

@@ -15,6 +15,7 @@ from ats.store.base import (
     contiguous_horizon,
     event_from_row,
     safe_horizon,
+    settled_head,
     task_from_row,
 )
 from ats.store.catalog import org_from_row, project_from_row, stats_document
@@ -59,8 +60,12 @@ class PgCatalog(PgConnection):
 
         return await self._retrying(body)
 
-    async def latest_event_id(self) -> int:
-        return int(await self._retrying(lambda: self.pool.fetchval(Q["latest_event_id"])))
+    async def latest_event_id(self, now: Millis) -> int:
+        async def body() -> int:
+            tail = await self.pool.fetch(Q["event_tail"], 0, TAIL_WINDOW + 1)
+            return settled_head([(r["id"], r["created_at"]) for r in tail], now)
+
+        return await self._retrying(body)
 
     async def _event_from(self, row: asyncpg.Record) -> Event:
         snapshot = row["task"]

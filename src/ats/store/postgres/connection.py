@@ -17,6 +17,7 @@ from ats.store.base import (
     task_from_row,
     task_to_row,
 )
+from ats.store.postgres.signals import PgSignals
 from ats.store.transitions import (
     Locked,
 )
@@ -112,6 +113,7 @@ class PgConnection:
         self._min, self._max = min_size, max_size
         self._pool: asyncpg.Pool | None = None
         self._paths: dict[int, str] = {}
+        self._signals: PgSignals | None = None
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -128,7 +130,20 @@ class PgConnection:
             raise Unavailable(f"cannot connect to PostgreSQL at {self.url}: {exc}") from exc
         return self
 
+    def listen(self, on_change: Callable[[], None]) -> None:
+        """LISTEN on a dedicated connection; other processes' commits call ``on_change``."""
+        if self._signals is None:
+            self._signals = PgSignals(self.url)
+            self._signals.start(on_change)
+
+    def announce(self) -> None:
+        if self._signals is not None:
+            self._signals.announce()
+
     async def close(self) -> None:
+        if self._signals is not None:
+            await self._signals.stop()
+            self._signals = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

@@ -219,9 +219,6 @@ SELECT avg(completed_at - created_at) FILTER (WHERE status = 'completed') AS avg
 -- name: event_ids_after
 SELECT id, created_at FROM events WHERE id > $1 ORDER BY id LIMIT $2
 
--- name: latest_event_id
-SELECT coalesce(max(id), 0) AS id FROM events
-
 -- name: event_tail
 SELECT id, created_at FROM events WHERE id > $1 ORDER BY id DESC LIMIT $2
 
@@ -356,3 +353,7 @@ SELECT pg_advisory_unlock(1096045314)
 
 -- name: vacuum_tasks
 VACUUM (SKIP_LOCKED) tasks
+
+-- name: pg_notify_events
+-- PostgreSQL only (cross-process wake-ups, see signals.py); the payload is empty on purpose
+SELECT pg_notify($1, '')

@@ -13,6 +13,7 @@ from ats.store.base import (
     contiguous_horizon,
     event_from_row,
     safe_horizon,
+    settled_head,
     task_from_row,
 )
 from ats.store.catalog import org_from_row, project_from_row, stats_document
@@ -49,9 +50,9 @@ class SqliteCatalog(SqliteConnection):
             events.append(event_from_row(row, task, message))
         return events
 
-    async def latest_event_id(self) -> int:
-        row = self._one("latest_event_id")
-        return int(row["id"]) if row else 0
+    async def latest_event_id(self, now: Millis) -> int:
+        tail = self._all("event_tail", 0, TAIL_WINDOW + 1)
+        return settled_head([(r["id"], r["created_at"]) for r in tail], now)
 
     # --- orgs and projects ----------------------------------------------------------------------
 

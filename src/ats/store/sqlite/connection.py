@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Self
 
@@ -150,6 +150,12 @@ class SqliteConnection:
             db.execute(f"PRAGMA {pragma}")
         self._db = db
         return self
+
+    def listen(self, on_change: Callable[[], None]) -> None:
+        """One server process owns a SQLite file (others sharing it are caught by polling)."""
+
+    def announce(self) -> None:
+        """Nobody else to tell: see :meth:`listen`."""
 
     async def close(self) -> None:
         if self._db is not None:

@@ -163,9 +163,6 @@ SELECT avg(completed_at - created_at) FILTER (WHERE status = 'completed') AS avg
 -- name: event_ids_after
 SELECT id, created_at FROM events WHERE id > ?1 ORDER BY id LIMIT ?2
 
--- name: latest_event_id
-SELECT coalesce(max(id), 0) AS id FROM events
-
 -- name: event_tail
 SELECT id, created_at FROM events WHERE id > ?1 ORDER BY id DESC LIMIT ?2
 
