@@ -154,12 +154,10 @@ def free_port() -> int:
 ATS = [sys.executable, "-m", "ats"]
 
 
-@contextlib.contextmanager
-def running_server(
-    db_url: str, *extra: str, port: int | None = None, env: dict[str, str] | None = None
-) -> Iterator[str]:
-    """A real ``ats serve`` process; yields its base URL and stops it afterwards."""
-    port = port or free_port()
+def start_server(
+    db_url: str, *extra: str, port: int, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``ats serve`` and wait until it answers /health (the caller stops it)."""
     cmd = [*ATS, "serve", "--port", str(port), "--database", db_url, *extra]
     proc = subprocess.Popen(
         cmd,
@@ -167,31 +165,44 @@ def running_server(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                raise RuntimeError(f"ats serve exited with {proc.returncode}: {err}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("ats serve did not answer /health within 30 s")
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise RuntimeError(f"ats serve exited with {proc.returncode}: {err}")
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr:
-            proc.stderr.close()
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            stop_server(proc)
+            raise RuntimeError("ats serve did not answer /health within 30 s")
+        time.sleep(0.1)
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stderr:
+        proc.stderr.close()
+
+
+@contextlib.contextmanager
+def running_server(
+    db_url: str, *extra: str, port: int | None = None, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A real ``ats serve`` process; yields its base URL and stops it afterwards."""
+    port = port or free_port()
+    proc = start_server(db_url, *extra, port=port, env=env)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_server(proc)
 
 
 @pytest.fixture

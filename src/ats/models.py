@@ -263,6 +263,26 @@ class Event:
             "data": data,
         }
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Event:
+        data = d.get("data") or {}
+        message = data.get("message")
+        return cls(
+            id=EventId(int(d["id"])),
+            type=EventType(d["type"]),
+            task_id=TaskId(int(d["task_id"])),
+            channel=d.get("channel") or "default",
+            task_type=d.get("task_type") or "task",
+            actor=Actor(
+                ActorType(d.get("actor_type") or "human"),
+                d.get("actor_id") or "anonymous",
+                d.get("actor_name") or "",
+            ),
+            created_at=parse_iso(d["created_at"]),
+            task=Task.from_json(data["task"]),
+            message=Message.from_json(message) if message else None,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Org:

@@ -5,32 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
-import time
 
 import httpx
 
-from tests.conftest import free_port
-
-
-def start(db_url: str, port: int) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "ats", "serve", "--port", str(port), "--database", db_url]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("ats serve did not start")
+from tests.conftest import free_port, start_server, stop_server
 
 
 async def test_sigkill_mid_load_loses_no_acknowledged_task(db_url: str) -> None:
     port = free_port()
-    proc = start(db_url, port)
+    proc = start_server(db_url, port=port)
     acknowledged: list[int] = []
     url = f"http://127.0.0.1:{port}"
     try:
@@ -50,9 +33,9 @@ async def test_sigkill_mid_load_loses_no_acknowledged_task(db_url: str) -> None:
             os.kill(proc.pid, signal.SIGKILL)  # no shutdown, no flush
             await asyncio.gather(*writers)
     finally:
-        proc.wait(10)
+        stop_server(proc)
     assert len(acknowledged) > 50
-    proc = start(db_url, port)
+    proc = start_server(db_url, port=port)
     try:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             for task_id in acknowledged:
@@ -71,5 +54,4 @@ async def test_sigkill_mid_load_loses_no_acknowledged_task(db_url: str) -> None:
                 since = page[-1]["id"]
             assert set(acknowledged) <= created  # each acknowledged create kept its event
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_server(proc)

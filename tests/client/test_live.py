@@ -26,8 +26,8 @@ async def test_async_client_round_trip(server_url: str) -> None:
             await a.complete(top.id, lease_token=top.lease_token + 1)  # a stale fence
         done = await a.complete(top.id, {"ok": 1}, lease_token=top.lease_token)
         assert done.status is Status.COMPLETED
-        events = await a.events(since=0)
-        assert {"task.created", "task.claimed", "task.completed"} <= {e["type"] for e in events}
+        events = await a.event_log(since=0)
+        assert {"task.created", "task.claimed", "task.completed"} <= {e.type for e in events}
         page = await b.list_tasks(status="pending")
         assert page.count == 2
 

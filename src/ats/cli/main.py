@@ -17,12 +17,14 @@ from ats.cli.messages import message_app
 from ats.cli.projects import project_app
 from ats.cli.service import db_app, service_app
 from ats.cli.tasks import tasks_app
+from ats.cli.watch import watch_app
 from ats.errors import AtsError, Conflict, NotFound, Unavailable
 
 # Registration order is the order of --help.
 app.add_typer(tasks_app)
 app.add_typer(message_app, name="message", rich_help_panel="Tasks")
 app.add_typer(lifecycle_app)
+app.add_typer(watch_app)
 app.add_typer(project_app, name="project", rich_help_panel="Projects")
 app.add_typer(service_app)
 app.add_typer(db_app, name="db", rich_help_panel="Server")

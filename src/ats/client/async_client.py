@@ -9,7 +9,7 @@ project ``default/main`` and list / stats span all projects.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -18,8 +18,9 @@ import httpx
 
 from ats.client.http import Connection, Trace, capture_json
 from ats.client.projects import JSON, OrgsAndProjects, drop_none, seg
+from ats.client.stream import EventFilters, follow, names
 from ats.config import Settings, load_settings
-from ats.models import Actor, Message, Task
+from ats.models import Actor, Event, Message, Task
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ class AsyncClient(OrgsAndProjects):
         if scope is not None:
             base = f"/orgs/{seg(scope[0])}/projects/{seg(scope[1])}/tasks"
         self._tasks = base
+        self._root = base.removesuffix("/tasks")
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> Self:
@@ -101,7 +103,7 @@ class AsyncClient(OrgsAndProjects):
         result: JSON = body["stats"]
         return result
 
-    async def events(
+    async def event_log(
         self,
         since: int | None = None,
         limit: int | None = None,
@@ -109,12 +111,52 @@ class AsyncClient(OrgsAndProjects):
         channel: str | None = None,
         type: str | None = None,
         event: str | None = None,
-    ) -> list[JSON]:
-        """One page of the event log after ``since`` (GET /events, not the live stream)."""
+    ) -> list[Event]:
+        """One page of the event log after ``since`` (GET /events); see :meth:`events` for live."""
         params = drop_none(since=since, limit=limit, channel=channel, type=type, event=event)
-        body = await self._conn.request("GET", "/events", params=params)
-        result: list[JSON] = body["events"]
-        return result
+        body = await self._conn.request("GET", f"{self._root}/events", params=params)
+        return [Event.from_json(e) for e in body["events"]]
+
+    async def latest_event_id(self) -> int:
+        """The id up to which the event log is complete (a live reader starts after it)."""
+        body = await self._conn.request("GET", f"{self._root}/events/latest")
+        return int(body["id"])
+
+    def events(
+        self,
+        *,
+        channels: Iterable[str] | None = None,
+        task_types: Iterable[str] | None = None,
+        event_types: Iterable[str] | None = None,
+        since: int | None = None,
+        reconnect: bool = True,
+        on_connect: Callable[[int], None] | None = None,
+        on_disconnect: Callable[[str, float], None] | None = None,
+    ) -> AsyncIterator[Event]:
+        """Live events, forever: ``async for event in ats.events(channels=["ops"]): ...``.
+
+        Filters are exact matches (absent = everything). With ``since`` the server first replays
+        the log after that event id. After a disconnect the stream reconnects with backoff and
+        resumes after the last event it yielded: none is lost, none comes twice. A scoped client
+        only sees its project's events. ``on_connect(after_event_id)`` is called each time the
+        subscription is in place, ``on_disconnect(reason, delay_s)`` each time it is lost.
+        """
+        filters = EventFilters(
+            names(channels),
+            names(task_types),
+            names(event_types),
+            f"{self.scope[0]}/{self.scope[1]}" if self.scope else None,
+        )
+        return follow(
+            self._conn.url,
+            self._conn.actor,
+            filters,
+            since=since,
+            latest=self.latest_event_id,
+            reconnect=reconnect,
+            on_connect=on_connect,
+            on_disconnect=on_disconnect,
+        )
 
     # -- tasks -------------------------------------------------------------------------------
 

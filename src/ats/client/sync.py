@@ -12,8 +12,9 @@ already runs an event loop (a notebook, an async framework's sync callback).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
@@ -41,7 +42,11 @@ class _Portal:
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        return future.result()
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()  # interrupted (Ctrl-C): stop the coroutine on the loop as well
+            raise
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -54,6 +59,39 @@ def _blocking(
 ) -> Callable[Concatenate[Client, P], T]:
     def call(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return self._portal.call(method(self._async, *args, **kwargs))
+
+    call.__name__ = method.__name__
+    call.__qualname__ = f"Client.{method.__name__}"
+    call.__doc__ = method.__doc__
+    return call
+
+
+def _blocking_iter(
+    method: Callable[Concatenate[AsyncClient, P], AsyncIterator[T]],
+) -> Callable[Concatenate[Client, P], Iterator[T]]:
+    """The same bridge for async iterators: each ``next()`` runs one step on the portal."""
+
+    def call(self: Client, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
+        stream = method(self._async, *args, **kwargs)
+
+        async def step() -> T:
+            return await anext(stream)
+
+        async def close() -> None:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(RuntimeError):  # still running after an interrupt
+                    await aclose()
+
+        try:
+            while True:
+                try:
+                    yield self._portal.call(step())
+                except StopAsyncIteration:
+                    return
+        finally:
+            if not self._closed:
+                self._portal.call(close())
 
     call.__name__ = method.__name__
     call.__qualname__ = f"Client.{method.__name__}"
@@ -121,7 +159,9 @@ class Client:
     request = _blocking(AsyncClient.request)
     health = _blocking(AsyncClient.health)
     stats = _blocking(AsyncClient.stats)
-    events = _blocking(AsyncClient.events)
+    event_log = _blocking(AsyncClient.event_log)
+    latest_event_id = _blocking(AsyncClient.latest_event_id)
+    events = _blocking_iter(AsyncClient.events)
     create_task = _blocking(AsyncClient.create_task)
     bulk_create = _blocking(AsyncClient.bulk_create)
     list_tasks = _blocking(AsyncClient.list_tasks)

@@ -121,3 +121,6 @@ class TaskService:
 
     async def events(self, query: EventQuery) -> list[Event]:
         return await self.store.events(query, self.clock())
+
+    async def latest_event_id(self) -> int:
+        return await self.store.latest_event_id(self.clock())

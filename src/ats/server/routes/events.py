@@ -61,6 +61,14 @@ async def list_events(
     return JSON({"events": [e.to_json() for e in events]})
 
 
+@router.get("/events/latest", summary="Where a live reader starts: the newest settled event id")
+async def latest_event(request: Request) -> JSON:
+    """``{"id": N}``: every event up to N is in the log; subscribing with ``since: N`` misses
+    nothing that comes after (ATS extension, used by clients that resume)."""
+    svc, _, _ = await context(request)
+    return JSON({"id": await svc.latest_event_id()})
+
+
 @router.get("/events/stream", summary="Server-sent events, live (with `since` / Last-Event-ID)")
 async def stream_events(
     request: Request,

@@ -4,6 +4,9 @@ The server sends only ``connected``, ``subscribed``, ``pong`` and event envelope
 cannot read (not JSON, an unknown ``type``, a field of the wrong type) closes the connection
 cleanly with code 1008 and a reason naming the problem; a subscriber that falls too far behind is
 closed with 1013 and resumes with ``since``.
+
+Extensions in ``subscribe``: ``since`` (replay from the log, then live) and ``project``
+(``"org/project"``: only that project's tasks).
 """
 
 from __future__ import annotations
@@ -41,10 +44,14 @@ def _subscription_filter(frame: dict[str, Any]) -> tuple[EventFilter, int | None
     since = frame.get("since")
     if since is not None and (not isinstance(since, int) or isinstance(since, bool) or since < 0):
         raise BadFrame("since must be a non-negative event id")
+    project = frame.get("project")
+    if project is not None and (not isinstance(project, str) or project.count("/") != 1):
+        raise BadFrame("project must be a string 'org/project'")
     wanted = EventFilter(
         channels=_names(frame, "channels"),
         task_types=_names(frame, "task_types"),
         event_types=_names(frame, "event_types"),
+        project=project,
     )
     return wanted, since
 

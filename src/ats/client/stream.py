@@ -1,0 +1,156 @@
+"""Live events over the WebSocket ``/ws`` that survive disconnects: nothing lost, nothing twice.
+
+The stream remembers the id of the last event it yielded. Every (re)connection subscribes with
+``since`` set to that id, so the server replays what was missed from its durable log and then goes
+live; an event at or below the remembered id is never yielded again. A stream started without
+``since`` first asks the server where its log ends (``GET /events/latest``) so that even a
+disconnect before the first event loses nothing.
+
+The first connection must succeed (a server that is not there is an error the caller sees at
+once); after that, the stream reconnects by itself with exponential backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from ats.errors import InvalidInput, Unavailable
+from ats.models import Actor, Event
+
+POLICY_VIOLATION = 1008  # the server refused a frame we sent: retrying cannot help
+TRY_AGAIN_LATER = 1013  # we fell behind and were dropped: resume at once
+MAX_FRAME = 16 * 1024 * 1024
+_DISCONNECTS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    EOFError,
+    websockets.ConnectionClosed,
+    websockets.InvalidHandshake,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilters:
+    channels: list[str] | None = None
+    task_types: list[str] | None = None
+    event_types: list[str] | None = None
+    project: str | None = None  # "org/project"
+
+    def frame(self, since: int) -> bytes:
+        frame: dict[str, Any] = {"type": "subscribe", "id": "ats-sdk", "since": since}
+        for key in ("channels", "task_types", "event_types", "project"):
+            value = getattr(self, key)
+            if value is not None:
+                frame[key] = value
+        return orjson.dumps(frame)
+
+
+@dataclass(slots=True)
+class Backoff:
+    first: float = 0.2
+    most: float = 5.0
+    _next: float = 0.0
+
+    def reset(self) -> None:
+        self._next = self.first
+
+    def delay(self) -> float:
+        current = self._next or self.first
+        self._next = min(current * 2, self.most)
+        return current * random.uniform(0.8, 1.2)
+
+
+def socket_url(base: str, actor: Actor) -> str:
+    scheme, _, rest = base.partition("://")
+    ws_scheme = {"http": "ws", "https": "wss"}.get(scheme, scheme)
+    query = urlencode(
+        {"actor_type": actor.type.value, "actor_id": actor.id, "actor_name": actor.name}
+    )
+    return f"{ws_scheme}://{rest.rstrip('/')}/ws?{query}"
+
+
+def names(values: Iterable[str] | None) -> list[str] | None:
+    return None if values is None else list(values)
+
+
+async def follow(
+    url: str,
+    actor: Actor,
+    filters: EventFilters,
+    *,
+    since: int | None,
+    latest: Callable[[], Awaitable[int]],
+    reconnect: bool = True,
+    backoff: Backoff | None = None,
+    on_connect: Callable[[int], None] | None = None,
+    on_disconnect: Callable[[str, float], None] | None = None,
+) -> AsyncIterator[Event]:
+    """Yield every matching event after ``since`` (or after now), forever."""
+    last = since if since is not None else await latest()
+    wait = backoff or Backoff()
+    wait.reset()
+    first = True
+    target = socket_url(url, actor)
+    while True:
+        try:
+            async with connect(target, open_timeout=10, max_size=MAX_FRAME) as ws:
+                await _subscribe(ws, filters, last)
+                if on_connect is not None:
+                    on_connect(last)
+                first = False
+                wait.reset()
+                async for raw in ws:
+                    envelope = orjson.loads(raw)
+                    if "task_id" not in envelope:
+                        continue  # connected / subscribed / pong
+                    event = Event.from_json(envelope)
+                    if event.id <= last:
+                        continue
+                    last = event.id
+                    yield event
+                reason = _closed_reason(ws)
+        except _DISCONNECTS as exc:
+            if first:
+                raise Unavailable(f"cannot reach the ATS event stream at {target} ({exc})") from exc
+            reason = _describe(exc)
+        if not reconnect:
+            raise Unavailable(f"the event stream ended: {reason}")
+        delay = 0.0 if reason.startswith(f"{TRY_AGAIN_LATER} ") else wait.delay()
+        if on_disconnect is not None:
+            on_disconnect(reason, delay)
+        await asyncio.sleep(delay)
+
+
+async def _subscribe(ws: ClientConnection, filters: EventFilters, since: int) -> None:
+    await ws.send(filters.frame(since).decode())
+    async with asyncio.timeout(10):
+        while True:
+            message = orjson.loads(await ws.recv())
+            if message.get("type") == "subscribed":
+                return
+
+
+def _closed_reason(ws: ClientConnection) -> str:
+    code = ws.close_code
+    text = ws.close_reason or ""
+    if code == POLICY_VIOLATION:
+        raise InvalidInput(f"the server refused the subscription: {text}")
+    return f"{code} {text}".strip() if code is not None else "connection closed"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, websockets.ConnectionClosed):
+        if exc.rcvd is not None and exc.rcvd.code == POLICY_VIOLATION:
+            raise InvalidInput(f"the server refused the subscription: {exc.rcvd.reason}") from exc
+        if exc.rcvd is not None:
+            return f"{exc.rcvd.code} {exc.rcvd.reason}".strip()
+    return str(exc) or type(exc).__name__
