@@ -9,7 +9,7 @@ project ``default/main`` and list / stats span all projects.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -18,7 +18,7 @@ import httpx
 
 from ats.client.http import Connection, Trace, capture_json
 from ats.client.projects import JSON, OrgsAndProjects, drop_none, seg
-from ats.client.stream import EventFilters, follow, names
+from ats.client.stream import EventFilters, EventStream, follow, names
 from ats.config import Settings, load_settings
 from ats.models import Actor, Event, Message, Task
 
@@ -132,8 +132,10 @@ class AsyncClient(OrgsAndProjects):
         reconnect: bool = True,
         on_connect: Callable[[int], None] | None = None,
         on_disconnect: Callable[[str, float], None] | None = None,
-    ) -> AsyncIterator[Event]:
-        """Live events, forever: ``async for event in ats.events(channels=["ops"]): ...``.
+    ) -> EventStream:
+        """Live events, forever: ``async with ats.events(channels=["ops"]) as stream:
+        async for event in stream: ...`` (``async for`` directly works too; closing the stream
+        when leaving the loop early releases the connection at once).
 
         Filters are exact matches (absent = everything). With ``since`` the server first replays
         the log after that event id. After a disconnect the stream reconnects with backoff and
@@ -147,15 +149,17 @@ class AsyncClient(OrgsAndProjects):
             names(event_types),
             f"{self.scope[0]}/{self.scope[1]}" if self.scope else None,
         )
-        return follow(
-            self._conn.url,
-            self._conn.actor,
-            filters,
-            since=since,
-            latest=self.latest_event_id,
-            reconnect=reconnect,
-            on_connect=on_connect,
-            on_disconnect=on_disconnect,
+        return EventStream(
+            follow(
+                self._conn.url,
+                self._conn.actor,
+                filters,
+                since=since,
+                latest=self.latest_event_id,
+                reconnect=reconnect,
+                on_connect=on_connect,
+                on_disconnect=on_disconnect,
+            )
         )
 
     # -- tasks -------------------------------------------------------------------------------

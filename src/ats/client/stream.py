@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlencode
 
 import orjson
@@ -69,6 +69,28 @@ class Backoff:
         return current * random.uniform(0.8, 1.2)
 
 
+class EventStream(AsyncIterator[Event]):
+    """The live stream: iterate it; close it (or use ``async with``) when done early."""
+
+    def __init__(self, events: AsyncGenerator[Event, None]) -> None:
+        self._events = events
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Event:
+        return await anext(self._events)
+
+    async def aclose(self) -> None:
+        await self._events.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+
 def socket_url(base: str, actor: Actor) -> str:
     scheme, _, rest = base.partition("://")
     ws_scheme = {"http": "ws", "https": "wss"}.get(scheme, scheme)
@@ -93,7 +115,7 @@ async def follow(
     backoff: Backoff | None = None,
     on_connect: Callable[[int], None] | None = None,
     on_disconnect: Callable[[str, float], None] | None = None,
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """Yield every matching event after ``since`` (or after now), forever."""
     last = since if since is not None else await latest()
     wait = backoff or Backoff()
