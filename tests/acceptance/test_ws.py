@@ -74,3 +74,49 @@ async def test_bad_frames_close_cleanly_and_others_keep_going(server_url: str, f
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
         await good.send(json.dumps({"type": "ping"}))
         assert await recv(good) == {"type": "pong"}
+
+
+async def test_a_client_that_never_reads_is_dropped_and_slows_nobody(server_url: str) -> None:
+    """The deaf client subscribes, then stops reading its socket: the socket buffers fill, its
+    queue on the server overflows — and it alone is let go, while a reader next to it gets every
+    event."""
+    subscribe = json.dumps({"type": "subscribe", "id": "s"})
+    total = 6000
+    async with (
+        connect(ws_url(server_url)) as deaf,
+        connect(ws_url(server_url), max_size=None) as reader,
+        httpx.AsyncClient(base_url=server_url, timeout=30) as c,
+    ):
+        for ws in (deaf, reader):
+            assert await recv(ws) == {"type": "connected"}
+            await ws.send(subscribe)
+            assert await recv(ws) == {"type": "subscribed", "id": "s"}
+        deaf.transport.pause_reading()  # deaf from here on, down to the TCP window
+
+        async def read_all() -> list[int]:
+            ids: list[int] = []
+            while len(ids) < total:
+                ids.append((await recv(reader))["task_id"])
+            return ids
+
+        reading = asyncio.create_task(read_all())
+        pad = "x" * 4000  # ~4.5 KB per event: 27 MB in all, far beyond the socket buffers
+        for batch in range(total // 200):
+            tasks = [{"title": f"b{batch}-{i}", "payload": {"pad": pad}} for i in range(200)]
+            r = await c.post("/tasks/bulk", json={"tasks": tasks})
+            assert r.status_code == 201, r.text
+        ids = await asyncio.wait_for(reading, 60)
+        assert len(ids) == total and ids == sorted(set(ids))  # every event, once, in order
+        # now read the deaf socket: what was buffered, then the end of the connection
+        deaf.transport.resume_reading()
+        received = 0
+        with pytest.raises(ConnectionClosed) as closed:
+            async with asyncio.timeout(60):
+                while True:
+                    await deaf.recv()
+                    received += 1
+        assert 0 < received < total
+        # a close frame (1013) when it fitted in the buffer, else just the end of the stream
+        rcvd = closed.value.rcvd
+        assert rcvd is None or rcvd.code == 1013
+        assert (await c.get("/health")).status_code == 200

@@ -63,6 +63,7 @@ class Subscription:
         self.queue: asyncio.Queue[Delivery | None] = asyncio.Queue(size)
         self.start = bus.position  # live deliveries are the events after this id
         self.overflowed = False
+        self.dropped = asyncio.Event()  # set on overflow, for a writer stuck on a full socket
 
     def offer(self, delivery: Delivery) -> None:
         if self.overflowed or not self.wanted.matches(delivery.event):
@@ -71,6 +72,7 @@ class Subscription:
             self.queue.put_nowait(delivery)
         except asyncio.QueueFull:
             self.overflowed = True
+            self.dropped.set()
             self.bus.unsubscribe(self)
             with contextlib.suppress(asyncio.QueueEmpty):
                 self.queue.get_nowait()  # make room for the end marker

@@ -25,6 +25,8 @@ router = APIRouter(tags=["events"])
 _EVENT_TYPES = {e.value for e in EventType}
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
+RESUME = "too far behind: resume with since"
+CLOSE_WAIT_S = 1.0
 
 
 class BadFrame(Exception):
@@ -78,18 +80,30 @@ async def events_socket(ws: WebSocket) -> None:
     bus: EventBus = ws.app.state.bus
     sub: Subscription | None = None
     pump: asyncio.Task[None] | None = None
+    dropped: asyncio.Future[Any] | None = None
+    receive: asyncio.Future[Any] | None = None
     try:
         while True:
-            receive = asyncio.ensure_future(ws.receive())
+            if receive is None or receive.done():
+                receive = asyncio.ensure_future(ws.receive())
             waiting: set[asyncio.Future[Any]] = {receive}
-            if pump is not None:
-                waiting.add(pump)
+            if pump is not None and dropped is not None:
+                waiting |= {pump, dropped}
             done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if dropped is not None and dropped in done:
+                # Too far behind. The pump may be stuck on a socket the client does not read:
+                # stop it, say why (best effort, the buffer may be full), and let go.
+                if pump is not None:
+                    pump.cancel()
+                with contextlib.suppress(TimeoutError, RuntimeError, WebSocketDisconnect):
+                    await asyncio.wait_for(ws.close(TRY_AGAIN_LATER, RESUME), CLOSE_WAIT_S)
+                return
             if pump is not None and pump in done:
-                receive.cancel()
                 if isinstance(pump.exception(), Overflow):
-                    await ws.close(TRY_AGAIN_LATER, "too far behind: resume with since")
+                    await ws.close(TRY_AGAIN_LATER, RESUME)
                 return  # the pump ended (overflow, or the socket is gone)
+            if receive not in done:
+                continue
             message = receive.result()
             if message["type"] == "websocket.disconnect":
                 return
@@ -109,9 +123,12 @@ async def events_socket(ws: WebSocket) -> None:
                 wanted, since = _subscription_filter(frame)
                 if pump is not None:
                     pump.cancel()
+                if dropped is not None:
+                    dropped.cancel()
                 if sub is not None:
                     sub.close()
                 sub = await bus.subscribe(wanted)
+                dropped = asyncio.ensure_future(sub.dropped.wait())
                 ack: dict[str, Any] = {"type": "subscribed"}
                 if "id" in frame:
                     ack["id"] = frame["id"]
@@ -124,6 +141,9 @@ async def events_socket(ws: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        for waiter in (receive, dropped):
+            if waiter is not None and not waiter.done():
+                waiter.cancel()
         if pump is not None and not pump.done():
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
