@@ -48,8 +48,16 @@ class EventFilter:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
+    """One event, encoded once for every subscriber: bytes for SSE, text for WebSocket frames."""
+
     event: Event
-    json: bytes  # the envelope, encoded once for every subscriber
+    json: bytes
+    text: str
+
+    @classmethod
+    def of(cls, event: Event) -> Delivery:
+        encoded = dumps(event.to_json())
+        return cls(event, encoded, encoded.decode())
 
 
 class Overflow(Exception):
@@ -112,7 +120,7 @@ class Subscription:
                     return
                 cursor = event.id
                 if self.wanted.matches(event):
-                    yield Delivery(event, dumps(event.to_json()))
+                    yield Delivery.of(event)
 
     def close(self) -> None:
         self.bus.unsubscribe(self)
@@ -177,7 +185,7 @@ class EventBus:
         while True:
             page = await self.store.events(EventQuery(since=self.position, limit=PAGE), now_ms())
             for event in page:
-                delivery = Delivery(event, dumps(event.to_json()))
+                delivery = Delivery.of(event)
                 self.position = event.id
                 for sub in list(self._subscribers):
                     sub.offer(delivery)

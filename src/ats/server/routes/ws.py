@@ -64,12 +64,12 @@ async def _pump(ws: WebSocket, sub: Subscription, since: int | None) -> None:
     if since is not None:
         async for delivery in sub.replay(since):
             sent = delivery.event.id
-            await ws.send_text(delivery.json.decode())
+            await ws.send_text(delivery.text)
     while True:
         for delivery in await sub.get_batch():
             if delivery.event.id > sent:
                 sent = delivery.event.id
-                await ws.send_text(delivery.json.decode())
+                await ws.send_text(delivery.text)
 
 
 @router.websocket("/ws")
