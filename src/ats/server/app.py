@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 from ats import __version__
 from ats.server import errors
 from ats.server.deps import project_path
+from ats.server.frames import KeepRawSend
 from ats.server.limits import DEFAULT_MAX_BODY, BodyLimit
 from ats.server.routes import events, health, projects, tasks, ws
 from ats.service.bus import EventBus
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(projects.router)
     app.include_router(ws.router)
     app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.add_middleware(KeepRawSend)  # added last: outermost, sees the server's own send
     return app
 
 

@@ -53,6 +53,7 @@ def serve(
         access_log=False,
         loop="uvloop",
         http="httptools",
+        ws="websockets-sansio",  # what ats.server.frames writes to directly
         # Events fan out: compressing every frame once per subscriber costs more CPU than the
         # bandwidth it saves on small JSON envelopes. Clients only send small control frames.
         ws_per_message_deflate=False,

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
 
 from ats.jsontext import dumps
 from ats.models import Event, now_ms
@@ -48,16 +48,26 @@ class EventFilter:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One event, encoded once for every subscriber: bytes for SSE, text for WebSocket frames."""
+    """One event, encoded once for every subscriber: bytes for SSE, text for WebSocket frames.
+
+    ``wire`` caches further encodings made by the transports (a WebSocket frame, say), so that
+    they too are made once per event, not once per subscriber.
+    """
 
     event: Event
     json: bytes
     text: str
+    wire: dict[str, bytes] = field(default_factory=dict)
 
     @classmethod
     def of(cls, event: Event) -> Delivery:
         encoded = dumps(event.to_json())
         return cls(event, encoded, encoded.decode())
+
+
+# Writes deliveries straight to the subscriber's connection if it can take them now (in order,
+# after everything written before); False means "not now": queue them instead.
+Direct = Callable[[list[Delivery]], bool]
 
 
 class Overflow(Exception):
@@ -72,19 +82,36 @@ class Subscription:
         self.start = bus.position  # live deliveries are the events after this id
         self.overflowed = False
         self.dropped = asyncio.Event()  # set on overflow, for a writer stuck on a full socket
+        # Set by the consumer while it is caught up (its queue empty, nothing being written);
+        # the consumer clears it again whenever it refuses a write.
+        self.direct: Direct | None = None
 
-    def offer(self, delivery: Delivery) -> None:
-        if self.overflowed or not self.wanted.matches(delivery.event):
+    def offer(self, deliveries: list[Delivery]) -> None:
+        """Hand over the next deliveries (id order): written at once when the consumer can take
+        them, queued otherwise; a full queue drops the subscriber."""
+        if self.overflowed:
             return
-        try:
-            self.queue.put_nowait(delivery)
-        except asyncio.QueueFull:
-            self.overflowed = True
-            self.dropped.set()
-            self.bus.unsubscribe(self)
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self.queue.get_nowait()  # make room for the end marker
-            self.queue.put_nowait(None)
+        wanted = [d for d in deliveries if self.wanted.matches(d.event)]
+        if not wanted:
+            return
+        direct = self.direct
+        if direct is not None and self.queue.empty() and direct(wanted):
+            return
+        self.direct = None
+        for delivery in wanted:
+            try:
+                self.queue.put_nowait(delivery)
+            except asyncio.QueueFull:
+                self._drop()
+                return
+
+    def _drop(self) -> None:
+        self.overflowed = True
+        self.dropped.set()
+        self.bus.unsubscribe(self)
+        with contextlib.suppress(asyncio.QueueEmpty):
+            self.queue.get_nowait()  # make room for the end marker
+        self.queue.put_nowait(None)
 
     async def get(self) -> Delivery:
         delivery = await self.queue.get()
@@ -184,10 +211,10 @@ class EventBus:
     async def _drain(self) -> None:
         while True:
             page = await self.store.events(EventQuery(since=self.position, limit=PAGE), now_ms())
-            for event in page:
-                delivery = Delivery.of(event)
-                self.position = event.id
+            if page:
+                deliveries = [Delivery.of(event) for event in page]
+                self.position = page[-1].id
                 for sub in list(self._subscribers):
-                    sub.offer(delivery)
+                    sub.offer(deliveries)
             if len(page) < PAGE:
                 return

@@ -19,6 +19,7 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from ats.models import EventType
+from ats.server.frames import direct_writer
 from ats.service.bus import EventBus, EventFilter, Overflow, Subscription
 
 router = APIRouter(tags=["events"])
@@ -59,13 +60,20 @@ def _subscription_filter(frame: dict[str, Any]) -> tuple[EventFilter, int | None
 
 
 async def _pump(ws: WebSocket, sub: Subscription, since: int | None) -> None:
-    """Replay (when asked), then live events, to the socket; ids only grow, none twice."""
+    """Replay (when asked), then live events, to the socket; ids only grow, none twice.
+
+    While the subscriber is caught up, the bus writes live events to the socket itself (see
+    :mod:`ats.server.frames`); this task only runs when there is a backlog to send.
+    """
+    writer = direct_writer(ws.scope, sub)
     sent = since if since is not None else sub.start
     if since is not None:
         async for delivery in sub.replay(since):
             sent = delivery.event.id
             await ws.send_text(delivery.text)
     while True:
+        if writer is not None and sub.queue.empty():
+            sub.direct = writer
         for delivery in await sub.get_batch():
             if delivery.event.id > sent:
                 sent = delivery.event.id
@@ -127,6 +135,7 @@ async def events_socket(ws: WebSocket) -> None:
                     dropped.cancel()
                 if sub is not None:
                     sub.close()
+                    sub.direct = None
                 sub = await bus.subscribe(wanted)
                 dropped = asyncio.ensure_future(sub.dropped.wait())
                 ack: dict[str, Any] = {"type": "subscribed"}
@@ -149,4 +158,5 @@ async def events_socket(ws: WebSocket) -> None:
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
         if sub is not None:
+            sub.direct = None
             sub.close()
