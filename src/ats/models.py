@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, NewType
 
 TaskId = NewType("TaskId", int)
@@ -30,8 +31,15 @@ def iso(ms: int | None) -> str | None:
     """Milliseconds → ``2026-02-25T22:46:55.000Z`` (None stays None)."""
     if ms is None:
         return None
-    dt = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    seconds, millis = divmod(ms, 1000)
+    return f"{_iso_second(seconds)}.{millis:03d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _iso_second(seconds: int) -> str:
+    # Every response and event carries several timestamps, mostly of the same few seconds:
+    # formatting each second once is most of the cost of encoding a task.
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def parse_iso(text: str) -> Millis:
