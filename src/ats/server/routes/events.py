@@ -111,7 +111,8 @@ async def stream_events(
                     yield b"".join(chunk)
             while True:
                 try:
-                    batch = await asyncio.wait_for(sub.get_batch(), HEARTBEAT_S)
+                    async with asyncio.timeout(HEARTBEAT_S):
+                        batch = await sub.get_batch()
                 except TimeoutError:
                     yield b": heartbeat\n\n"
                     continue

@@ -104,7 +104,8 @@ async def events_socket(ws: WebSocket) -> None:
                 if pump is not None:
                     pump.cancel()
                 with contextlib.suppress(TimeoutError, RuntimeError, WebSocketDisconnect):
-                    await asyncio.wait_for(ws.close(TRY_AGAIN_LATER, RESUME), CLOSE_WAIT_S)
+                    async with asyncio.timeout(CLOSE_WAIT_S):
+                        await ws.close(TRY_AGAIN_LATER, RESUME)
                 return
             if pump is not None and pump in done:
                 if isinstance(pump.exception(), Overflow):

@@ -93,7 +93,8 @@ class PgSignals:
             self.connected.clear()
             if not conn.is_closed():
                 try:
-                    await asyncio.wait_for(conn.close(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await conn.close()
                 except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                     conn.terminate()
 
