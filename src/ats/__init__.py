@@ -15,7 +15,17 @@ from ats.errors import (
     Unauthorized,
     Unavailable,
 )
-from ats.models import Actor, ActorType, Event, EventType, Message, Status, Task
+from ats.models import (
+    Actor,
+    ActorType,
+    Event,
+    EventType,
+    FeedEvent,
+    FeedType,
+    Message,
+    Status,
+    Task,
+)
 
 __version__ = "0.1.0"
 
@@ -28,6 +38,8 @@ __all__ = [
     "Conflict",
     "Event",
     "EventType",
+    "FeedEvent",
+    "FeedType",
     "Forbidden",
     "InvalidInput",
     "Message",

@@ -338,3 +338,61 @@ class Project:
         if self.counts is not None:
             d.update(self.counts)
         return d
+
+
+class FeedType(StrEnum):
+    """What an activity-feed event says (SPEC §7)."""
+
+    TASK_STARTED = "task_started"
+    TASK_COMPLETED = "task_completed"
+    TASK_FAILED = "task_failed"
+    BLOCKER_FOUND = "blocker_found"
+    QUESTION = "question"
+    FINDING = "finding"
+    SKILL_PROPOSED = "skill_proposed"
+    FILE_CHANGED = "file_changed"
+    COST_UPDATE = "cost_update"
+    TOKEN_UPDATE = "token_update"
+    AGENT_STARTED = "agent_started"
+    AGENT_STOPPED = "agent_stopped"
+    CUSTOM = "custom"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    """One activity-feed entry. ``id`` is a ULID; id order is publish order."""
+
+    id: str
+    agent: str
+    type: FeedType
+    summary: str
+    timestamp: Millis
+    detail: str | None = None
+    metadata: dict[str, Any] | None = None
+    project: str = f"{DEFAULT_ORG}/{DEFAULT_PROJECT}"
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": self.id,
+            "agent": self.agent,
+            "type": self.type.value,
+            "summary": self.summary,
+        }
+        if self.detail is not None:
+            d["detail"] = self.detail
+        if self.metadata is not None:
+            d["metadata"] = self.metadata
+        d["timestamp"] = iso(self.timestamp)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> FeedEvent:
+        return cls(
+            id=str(d["id"]),
+            agent=str(d["agent"]),
+            type=FeedType(d["type"]),
+            summary=str(d["summary"]),
+            timestamp=parse_iso(d["timestamp"]),
+            detail=d.get("detail"),
+            metadata=d.get("metadata"),
+        )

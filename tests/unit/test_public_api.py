@@ -6,7 +6,7 @@ import ats
 def test_public_names() -> None:
     assert set(ats.__all__) == {
         "Actor", "ActorType", "AsyncClient", "AtsError", "Client", "Conflict", "Event",
-        "EventType", "Forbidden", "InvalidInput", "Message", "NotFound", "PayloadTooLarge",
+        "EventType", "FeedEvent", "FeedType", "Forbidden", "InvalidInput", "Message", "NotFound", "PayloadTooLarge",
         "Status", "Task", "TaskPage", "Unauthorized", "Unavailable", "__version__",
     }  # fmt: skip
     for name in ats.__all__:
