@@ -16,7 +16,7 @@ import asyncio
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 from urllib.parse import urlencode
 
 import orjson
@@ -29,6 +29,7 @@ from ats.models import Actor, Event
 POLICY_VIOLATION = 1008  # the server refused a frame we sent: retrying cannot help
 TRY_AGAIN_LATER = 1013  # we fell behind and were dropped: resume at once
 MAX_FRAME = 16 * 1024 * 1024
+T = TypeVar("T")
 _DISCONNECTS: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
@@ -69,16 +70,16 @@ class Backoff:
         return current * random.uniform(0.8, 1.2)
 
 
-class EventStream(AsyncIterator[Event]):
-    """The live stream: iterate it; close it (or use ``async with``) when done early."""
+class LiveStream(AsyncIterator[T]):
+    """A live stream: iterate it; close it (or use ``async with``) when done early."""
 
-    def __init__(self, events: AsyncGenerator[Event, None]) -> None:
+    def __init__(self, events: AsyncGenerator[T, None]) -> None:
         self._events = events
 
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> Event:
+    async def __anext__(self) -> T:
         return await anext(self._events)
 
     async def aclose(self) -> None:
@@ -89,6 +90,10 @@ class EventStream(AsyncIterator[Event]):
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.aclose()
+
+
+class EventStream(LiveStream[Event]):
+    """The live task-event stream (``AsyncClient.events``)."""
 
 
 def socket_url(base: str, actor: Actor) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -14,6 +14,8 @@ from ats.models import (
     Event,
     EventId,
     EventType,
+    FeedEvent,
+    FeedType,
     Message,
     Millis,
     Org,
@@ -68,6 +70,27 @@ class EventQuery:
     task_type: str | None = None
     types: tuple[str, ...] = ()
     task_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewFeedEvent:
+    project_id: int
+    agent: str
+    type: FeedType
+    summary: str
+    detail: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedQuery:
+    """``after`` set: the first ``limit`` after that id; unset: the last ``limit``."""
+
+    after: str | None = None
+    limit: int = 50
+    project_id: int | None = None
+    agent: str | None = None
+    type: str | None = None
 
 
 SORT_COLUMNS: Mapping[str, str] = {
@@ -196,6 +219,31 @@ class Store(Protocol):
 
     def announce(self) -> None:
         """Events were committed through this process: wake readers in the other processes."""
+
+    # --- the activity feed (ids are ULIDs in commit order; see ats.ulids) ---
+
+    async def publish_feed(
+        self, items: list[NewFeedEvent], now: Millis, keep: int
+    ) -> list[FeedEvent]:
+        """Append in one transaction, then trim each project to its newest ``keep`` (0: all)."""
+        ...
+
+    async def import_feed(self, project_id: int, events: list[FeedEvent], keep: int) -> int:
+        """Append events that carry their own ids, all or nothing; ids already there are
+        skipped. Returns how many were added."""
+        ...
+
+    async def list_feed(self, q: FeedQuery) -> list[FeedEvent]: ...
+
+    async def get_feed_event(self, event_id: str, project_id: int | None) -> FeedEvent | None: ...
+
+    async def clear_feed(self, project_id: int | None) -> None: ...
+
+    async def feed_stats(self, project_id: int | None) -> dict[str, Any]: ...
+
+    async def feed_head(self) -> str:
+        """The highest id handed out so far ("" before the first)."""
+        ...
 
     async def list_orgs(self) -> list[Org]: ...
 
@@ -333,6 +381,44 @@ def contiguous_horizon(ids_and_times: list[tuple[int, int]], since: int, now: Mi
             break
         horizon = event_id
     return horizon
+
+
+def feed_from_row(row: RowLike, project: str) -> FeedEvent:
+    return FeedEvent(
+        id=row["id"],
+        agent=row["agent"],
+        type=FeedType(row["type"]),
+        summary=row["summary"],
+        timestamp=row["published_at"],
+        detail=row["detail"],
+        metadata=row["metadata"],
+        project=project,
+    )
+
+
+def published(event_id: str, item: NewFeedEvent, now: Millis, project: str) -> FeedEvent:
+    """The event just written for ``item``."""
+    return FeedEvent(
+        id=event_id,
+        agent=item.agent,
+        type=item.type,
+        summary=item.summary,
+        timestamp=now,
+        detail=item.detail,
+        metadata=item.metadata,
+        project=project,
+    )
+
+
+def feed_stats_document(
+    by_agent: Sequence[RowLike], by_type: Sequence[RowLike], latest: list[FeedEvent]
+) -> dict[str, Any]:
+    return {
+        "total": sum(int(r["n"]) for r in by_agent),
+        "byAgent": {r["key"]: int(r["n"]) for r in by_agent},
+        "byType": {r["key"]: int(r["n"]) for r in by_type},
+        "latestPerAgent": {e.agent: e.to_json() for e in latest},
+    }
 
 
 def task_to_row(task: Task, project_id: int) -> dict[str, Any]:

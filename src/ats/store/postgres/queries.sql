@@ -357,3 +357,76 @@ VACUUM (SKIP_LOCKED) tasks
 -- name: pg_notify_events
 -- PostgreSQL only (cross-process wake-ups, see signals.py); the payload is empty on purpose
 SELECT pg_notify($1, '')
+
+-- ==== the activity feed =========================================================================
+
+-- name: feed_lock
+SELECT last_id FROM feed_clock FOR UPDATE
+
+-- name: feed_insert
+INSERT INTO feed_events (id, project_id, agent, type, summary, detail, metadata, published_at)
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::json[], $8::bigint[])
+ON CONFLICT (id) DO NOTHING
+RETURNING id
+
+-- name: feed_set_clock
+UPDATE feed_clock SET last_id = $1 WHERE last_id < $1
+
+-- name: feed_count_add
+INSERT INTO feed_counts (project_id, n) VALUES ($1, $2)
+ON CONFLICT (project_id) DO UPDATE SET n = feed_counts.n + EXCLUDED.n
+RETURNING n
+
+-- name: feed_trim
+DELETE FROM feed_events
+ WHERE id IN (SELECT id FROM feed_events WHERE project_id = $1 ORDER BY id LIMIT $2)
+
+-- name: feed_count_sub
+UPDATE feed_counts SET n = n - $2 WHERE project_id = $1
+
+-- name: feed_after
+SELECT * FROM feed_events
+ WHERE id > $1
+   AND ($2::bigint IS NULL OR project_id = $2)
+   AND ($3::text IS NULL OR agent = $3)
+   AND ($4::text IS NULL OR type = $4)
+ ORDER BY id
+ LIMIT $5
+
+-- name: feed_last
+SELECT * FROM (
+    SELECT * FROM feed_events
+     WHERE ($1::bigint IS NULL OR project_id = $1)
+       AND ($2::text IS NULL OR agent = $2)
+       AND ($3::text IS NULL OR type = $3)
+     ORDER BY id DESC
+     LIMIT $4
+) newest
+ORDER BY id
+
+-- name: feed_get
+SELECT * FROM feed_events WHERE id = $1 AND ($2::bigint IS NULL OR project_id = $2)
+
+-- name: feed_clear
+DELETE FROM feed_events WHERE ($1::bigint IS NULL OR project_id = $1)
+
+-- name: feed_clear_counts
+DELETE FROM feed_counts WHERE ($1::bigint IS NULL OR project_id = $1)
+
+-- name: feed_by_agent
+SELECT agent AS key, count(*) AS n FROM feed_events
+ WHERE ($1::bigint IS NULL OR project_id = $1) GROUP BY agent ORDER BY agent
+
+-- name: feed_by_type
+SELECT type AS key, count(*) AS n FROM feed_events
+ WHERE ($1::bigint IS NULL OR project_id = $1) GROUP BY type ORDER BY type
+
+-- name: feed_latest_per_agent
+SELECT f.* FROM feed_events f
+  JOIN (SELECT max(id) AS id FROM feed_events
+         WHERE ($1::bigint IS NULL OR project_id = $1) GROUP BY agent) newest ON f.id = newest.id
+ ORDER BY f.agent
+
+-- name: feed_head
+SELECT last_id FROM feed_clock

@@ -23,8 +23,8 @@ from ats.store.base import (
     order_clause,
     task_to_row,
 )
-from ats.store.postgres.catalog import PgCatalog
 from ats.store.postgres.connection import PgTx, Q, _dumps, _json_text, _row
+from ats.store.postgres.feed import PgFeed
 from ats.store.transitions import (
     Locked,
     Planned,
@@ -42,7 +42,7 @@ CLAIM_ANY = Q["claim_next"].replace("{channel}", "$2::text IS NULL")
 CLAIM_IN_CHANNEL = Q["claim_next"].replace("{channel}", "t.channel = $2")
 
 
-class PostgresStore(PgCatalog):
+class PostgresStore(PgFeed):
     # --- tasks ----------------------------------------------------------------------------------
 
     async def create_tasks(

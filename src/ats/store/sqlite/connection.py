@@ -24,7 +24,9 @@ from ats.store.transitions import (
 )
 
 Q = sql.load("ats.store.sqlite")
-_JSON_COLUMNS = ("payload", "outputs", "depends_on", "parts", "task", "message", "blockers")
+_JSON_COLUMNS = (
+    "payload", "outputs", "depends_on", "parts", "task", "message", "blockers", "metadata",
+)  # fmt: skip
 
 
 def _dumps(value: Any) -> str | None:

@@ -22,8 +22,8 @@ from ats.store.base import (
     order_clause,
     task_to_row,
 )
-from ats.store.sqlite.catalog import SqliteCatalog
 from ats.store.sqlite.connection import Q, _decoded, _dumps, _translated
+from ats.store.sqlite.feed import SqliteFeed
 from ats.store.transitions import (
     Locked,
     expire,
@@ -42,7 +42,7 @@ CLAIM_IN_CHANNEL = (
 )
 
 
-class SqliteStore(SqliteCatalog):
+class SqliteStore(SqliteFeed):
     # --- tasks ----------------------------------------------------------------------------------
 
     async def create_tasks(
