@@ -40,7 +40,7 @@ def text_frame(payload: bytes) -> bytes:
     return head + payload
 
 
-def frame_of(delivery: Delivery) -> bytes:
+def frame_of(delivery: Delivery[Any]) -> bytes:
     frame = delivery.wire.get("ws")
     if frame is None:
         frame = delivery.wire["ws"] = text_frame(delivery.json)
@@ -59,7 +59,7 @@ class KeepRawSend:
         await self.app(scope, receive, send)
 
 
-def direct_writer(scope: Scope, sub: Subscription) -> Direct | None:
+def direct_writer(scope: Scope, sub: Subscription[Any]) -> Direct | None:
     """A :data:`~ats.service.bus.Direct` for this connection, or None where it cannot be had."""
     protocol: Any = getattr(scope.get(RAW_SEND), "__self__", None)
     transport = getattr(protocol, "transport", None)
@@ -69,7 +69,7 @@ def direct_writer(scope: Scope, sub: Subscription) -> Direct | None:
     if not hasattr(protocol, "close_sent"):
         return None
 
-    def write(batch: list[Delivery]) -> bool:
+    def write(batch: list[Delivery[Any]]) -> bool:
         if protocol.close_sent or transport.is_closing() or not writable.is_set():
             sub.direct = None  # back to the queue; the consumer re-arms this once caught up
             return False

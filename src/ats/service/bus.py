@@ -1,6 +1,8 @@
-"""The event bus of one server process: it tails the durable event log and fans events out.
+"""The buses of one server process: each tails a durable log and fans its entries out.
 
-The log (the store's ``events`` table) is the source of truth. One tailer per process reads it in
+Two logs flow this way: task events (:class:`EventBus`, ids from a sequence, read up to the settled
+horizon) and the activity feed (:class:`FeedBus`, ULIDs in commit order). The log is the source of
+truth. One tailer per process reads it in
 id order — woken at once by writes made through this process, by the store's signal that another
 process wrote (LISTEN/NOTIFY on PostgreSQL), and every ``poll_interval`` in case a signal was
 lost — encodes each event once, and hands it to every matching subscriber's bounded queue. A
@@ -15,10 +17,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
 
 from ats.jsontext import dumps
-from ats.models import Event, now_ms
+from ats.models import Event, FeedEvent, now_ms
 from ats.store import EventQuery, Store
+from ats.store.base import FeedQuery
 
 log = logging.getLogger("ats.bus")
 PAGE = 1000
@@ -46,39 +50,74 @@ class EventFilter:
         )
 
 
+class Logged(Protocol):
+    """An entry of a log: ordered by ``id`` (an int or a ULID), encoded by ``to_json``."""
+
+    @property
+    def id(self) -> Any: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+T = TypeVar("T", bound=Logged)
+
+
+T_contra = TypeVar("T_contra", contravariant=True)
+
+
+class Filter(Protocol[T_contra]):
+    def matches(self, item: T_contra, /) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
-class Delivery:
+class FeedFilter:
+    """Exact-match filters on the activity feed; None means everything."""
+
+    agent: str | None = None
+    type: str | None = None
+    project: str | None = None  # "org/project"
+
+    def matches(self, event: FeedEvent) -> bool:
+        return (
+            (self.agent is None or event.agent == self.agent)
+            and (self.type is None or event.type.value == self.type)
+            and (self.project is None or event.project == self.project)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery(Generic[T]):
     """One event, encoded once for every subscriber: bytes for SSE, text for WebSocket frames.
 
     ``wire`` caches further encodings made by the transports (a WebSocket frame, say), so that
     they too are made once per event, not once per subscriber.
     """
 
-    event: Event
+    event: T
     json: bytes
     text: str
     wire: dict[str, bytes] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, event: Event) -> Delivery:
+    def of(cls, event: T) -> Delivery[T]:
         encoded = dumps(event.to_json())
         return cls(event, encoded, encoded.decode())
 
 
 # Writes deliveries straight to the subscriber's connection if it can take them now (in order,
 # after everything written before); False means "not now": queue them instead.
-Direct = Callable[[list[Delivery]], bool]
+Direct = Callable[[list[Delivery[Any]]], bool]
 
 
 class Overflow(Exception):
     """The subscriber fell too far behind and was dropped."""
 
 
-class Subscription:
-    def __init__(self, bus: EventBus, wanted: EventFilter, size: int) -> None:
+class Subscription(Generic[T]):
+    def __init__(self, bus: Bus[T], wanted: Filter[T], size: int) -> None:
         self.bus = bus
         self.wanted = wanted
-        self.queue: asyncio.Queue[Delivery | None] = asyncio.Queue(size)
+        self.queue: asyncio.Queue[Delivery[T] | None] = asyncio.Queue(size)
         self.start = bus.position  # live deliveries are the events after this id
         self.overflowed = False
         self.dropped = asyncio.Event()  # set on overflow, for a writer stuck on a full socket
@@ -86,7 +125,7 @@ class Subscription:
         # the consumer clears it again whenever it refuses a write.
         self.direct: Direct | None = None
 
-    def offer(self, deliveries: list[Delivery]) -> None:
+    def offer(self, deliveries: list[Delivery[T]]) -> None:
         """Hand over the next deliveries (id order): written at once when the consumer can take
         them, queued otherwise; a full queue drops the subscriber."""
         if self.overflowed:
@@ -113,13 +152,13 @@ class Subscription:
             self.queue.get_nowait()  # make room for the end marker
         self.queue.put_nowait(None)
 
-    async def get(self) -> Delivery:
+    async def get(self) -> Delivery[T]:
         delivery = await self.queue.get()
         if delivery is None:
             raise Overflow("subscriber fell behind")
         return delivery
 
-    async def get_batch(self, most: int = 500) -> list[Delivery]:
+    async def get_batch(self, most: int = 500) -> list[Delivery[T]]:
         """The next delivery and whatever else is already waiting (one write for many)."""
         batch = [await self.get()]
         while len(batch) < most and not self.queue.empty():
@@ -130,16 +169,18 @@ class Subscription:
             batch.append(delivery)
         return batch
 
-    async def replay(self, since: int) -> AsyncIterator[Delivery]:
-        """Matching events after ``since`` up to where the live feed starts, from the log.
+    async def replay(self, since: Any) -> AsyncIterator[Delivery[T]]:
+        """Matching entries after ``since`` up to where the live feed starts, from the log.
 
-        Subscribe first, then replay: an event committed meanwhile is in the live queue, and
-        the caller skips live events it already replayed (ids only grow).
+        Subscribe first, then replay: an entry committed meanwhile is in the live queue, and
+        the caller skips live entries it already replayed (ids only grow).
         """
         cursor = since
         while cursor < self.start:
-            page = await self.bus.store.events(EventQuery(since=cursor, limit=PAGE), now_ms())
+            page = await self.bus.read(cursor, PAGE)
             if not page:
+                if not self.bus.settles:
+                    return  # the rest was deleted (cleared, trimmed)
                 await asyncio.sleep(0.01)  # the log's safe horizon is behind: a commit is landing
                 continue
             for event in page:
@@ -153,20 +194,33 @@ class Subscription:
         self.bus.unsubscribe(self)
 
 
-class EventBus:
+class Bus(Generic[T]):
+    """One log's tailer and its subscribers; subclasses say how to read the log."""
+
+    name = "bus"
+    settles = False  # True: the log's readable end may lag commits (replay waits for it)
+
     def __init__(self, store: Store, *, poll_interval: float = 0.25, queue_size: int = 1000):
         self.store = store
         self.poll_interval = poll_interval
         self.queue_size = queue_size
-        self.position = 0
-        self._subscribers: set[Subscription] = set()
+        self.position: Any = None
+        self._subscribers: set[Subscription[T]] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
+    async def read(self, after: Any, limit: int) -> list[T]:
+        """Entries after ``after`` in id order, as far as the log is complete."""
+        raise NotImplementedError
+
+    async def head(self) -> Any:
+        """The id up to which the log is complete (a live reader starts after it)."""
+        raise NotImplementedError
+
     async def start(self) -> None:
-        self.position = await self.store.latest_event_id(now_ms())
+        self.position = await self.head()
         self.store.listen(self._wake.set)
-        self._task = asyncio.create_task(self._tail(), name="ats-event-bus")
+        self._task = asyncio.create_task(self._tail(), name=f"ats-{self.name}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -183,15 +237,15 @@ class EventBus:
         self._wake.set()
         self.store.announce()
 
-    async def subscribe(self, wanted: EventFilter) -> Subscription:
+    async def subscribe(self, wanted: Filter[T]) -> Subscription[T]:
         if not self._subscribers:
             # Nobody was listening, so the tailer did not read: start from the log's end.
-            self.position = max(self.position, await self.store.latest_event_id(now_ms()))
+            self.position = max(self.position, await self.head())
         sub = Subscription(self, wanted, self.queue_size)
         self._subscribers.add(sub)
         return sub
 
-    def unsubscribe(self, sub: Subscription) -> None:
+    def unsubscribe(self, sub: Subscription[T]) -> None:
         self._subscribers.discard(sub)
 
     async def _tail(self) -> None:
@@ -209,11 +263,11 @@ class EventBus:
             except asyncio.CancelledError:
                 raise
             except Exception:  # a database hiccup: the next round reads from the same place
-                log.exception("event bus round failed")
+                log.exception("%s round failed", self.name)
 
     async def _drain(self) -> None:
         while True:
-            page = await self.store.events(EventQuery(since=self.position, limit=PAGE), now_ms())
+            page = await self.read(self.position, PAGE)
             if page:
                 deliveries = [Delivery.of(event) for event in page]
                 self.position = page[-1].id
@@ -221,3 +275,28 @@ class EventBus:
                     sub.offer(deliveries)
             if len(page) < PAGE:
                 return
+
+
+class EventBus(Bus[Event]):
+    """Task events (SPEC §2.3): ids from a sequence; the readable end waits for late commits."""
+
+    name = "event-bus"
+    settles = True
+
+    async def read(self, after: Any, limit: int) -> list[Event]:
+        return await self.store.events(EventQuery(since=after, limit=limit), now_ms())
+
+    async def head(self) -> int:
+        return await self.store.latest_event_id(now_ms())
+
+
+class FeedBus(Bus[FeedEvent]):
+    """The activity feed (SPEC §7): ULIDs handed out in commit order, so no gaps to wait for."""
+
+    name = "feed-bus"
+
+    async def read(self, after: Any, limit: int) -> list[FeedEvent]:
+        return await self.store.list_feed(FeedQuery(after=after, limit=limit))
+
+    async def head(self) -> str:
+        return await self.store.feed_head()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import StreamingResponse
 
 from ats.errors import InvalidInput
-from ats.models import EventType
+from ats.models import Event, EventType
 from ats.server.deps import context
 from ats.server.responses import JSON
 from ats.service.bus import Delivery, EventBus, EventFilter, Overflow
@@ -132,6 +132,6 @@ async def stream_events(
     )
 
 
-def _frame(delivery: Delivery) -> bytes:
+def _frame(delivery: Delivery[Event]) -> bytes:
     head = f"id: {delivery.event.id}\nevent: {delivery.event.type.value}\ndata: ".encode()
     return head + delivery.json + b"\n\n"

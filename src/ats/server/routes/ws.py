@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from ats.models import EventType
+from ats.models import Event, EventType
 from ats.server.frames import direct_writer
 from ats.service.bus import EventBus, EventFilter, Overflow, Subscription
 
@@ -59,7 +59,7 @@ def _subscription_filter(frame: dict[str, Any]) -> tuple[EventFilter, int | None
     return wanted, since
 
 
-async def _pump(ws: WebSocket, sub: Subscription, since: int | None) -> None:
+async def _pump(ws: WebSocket, sub: Subscription[Event], since: int | None) -> None:
     """Replay (when asked), then live events, to the socket; ids only grow, none twice.
 
     While the subscriber is caught up, the bus writes live events to the socket itself (see
@@ -86,7 +86,7 @@ async def events_socket(ws: WebSocket) -> None:
     await ws.accept()
     await ws.send_text('{"type":"connected"}')
     bus: EventBus = ws.app.state.bus
-    sub: Subscription | None = None
+    sub: Subscription[Event] | None = None
     pump: asyncio.Task[None] | None = None
     dropped: asyncio.Future[Any] | None = None
     receive: asyncio.Future[Any] | None = None

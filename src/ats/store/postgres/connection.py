@@ -114,6 +114,7 @@ class PgConnection:
         self._pool: asyncpg.Pool | None = None
         self._paths: dict[int, str] = {}
         self._signals: PgSignals | None = None
+        self._listeners: list[Callable[[], None]] = []
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -132,9 +133,14 @@ class PgConnection:
 
     def listen(self, on_change: Callable[[], None]) -> None:
         """LISTEN on a dedicated connection; other processes' commits call ``on_change``."""
+        self._listeners.append(on_change)
         if self._signals is None:
             self._signals = PgSignals(self.url)
-            self._signals.start(on_change)
+            self._signals.start(self._changed)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     def announce(self) -> None:
         if self._signals is not None:
