@@ -58,8 +58,21 @@ def serve(
     reaper_interval: float = typer.Option(
         1.0, "--reaper-interval", min=0.01, help="Seconds between expired-lease sweeps."
     ),
+    feed_retention: int = typer.Option(
+        10_000,
+        "--feed-retention",
+        min=0,
+        envvar="ATS_FEED_RETENTION",
+        help="Activity-feed events kept per project (0: all).",
+    ),
+    feed_mirror: bool = typer.Option(
+        True,
+        "--feed-mirror/--no-feed-mirror",
+        envvar="ATS_FEED_MIRROR",
+        help="Copy task claims, completions and failures into the activity feed.",
+    ),
 ) -> None:
-    """Run the ATS server (REST, WebSocket, SSE, dashboard)."""
+    """Run the ATS server (REST, WebSocket, SSE, activity feed)."""
     from ats.server.runner import serve as run_server
 
     run_server(
@@ -68,6 +81,8 @@ def serve(
         database=database,
         workers=workers,
         reaper_interval=reaper_interval,
+        feed_keep=feed_retention,
+        feed_mirror=feed_mirror,
     )
 
 

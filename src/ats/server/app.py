@@ -15,8 +15,9 @@ from ats.server import errors
 from ats.server.deps import project_path
 from ats.server.frames import KeepRawSend
 from ats.server.limits import DEFAULT_MAX_BODY, BodyLimit
-from ats.server.routes import events, health, projects, tasks, ws
-from ats.service.bus import EventBus
+from ats.server.routes import events, feed, health, projects, tasks, ws
+from ats.service.bus import EventBus, FeedBus
+from ats.service.feed import DEFAULT_KEEP, FeedService
 from ats.service.reaper import reap_forever
 from ats.service.tasks import TaskService
 from ats.store import open_store, resolve_url
@@ -31,6 +32,8 @@ def create_app(
     migrate: bool = True,
     max_body: int = DEFAULT_MAX_BODY,
     pool_size: int = 20,
+    feed_keep: int = DEFAULT_KEEP,
+    feed_mirror: bool = True,
 ) -> FastAPI:
     url = resolve_url(database)
 
@@ -41,8 +44,14 @@ def create_app(
             await store.migrate()
         bus = EventBus(store)
         await bus.start()
+        feed_bus = FeedBus(store)
+        await feed_bus.start()
+        feeds = FeedService(store, keep=feed_keep, mirror=feed_mirror, on_write=feed_bus.wake)
+        feeds.start()
         app.state.bus = bus
-        app.state.service = TaskService(store, on_write=bus.wake)
+        app.state.feed_bus = feed_bus
+        app.state.feed = feeds
+        app.state.service = TaskService(store, on_write=bus.wake, mirror=feeds.mirror)
         # Everything allocated so far lives as long as the process: keep the collector off it,
         # and collect young objects less often (request garbage is mostly acyclic and freed
         # by reference counting; full collections were the tail of the latency).
@@ -61,6 +70,8 @@ def create_app(
                 reaper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reaper
+            await feeds.stop()
+            await feed_bus.stop()
             await bus.stop()
             await store.close()
 
@@ -79,9 +90,13 @@ def create_app(
     app.include_router(tasks.router, prefix=SCOPED, dependencies=scoped)
     app.include_router(events.router)
     app.include_router(events.router, prefix=SCOPED, dependencies=scoped)
+    app.include_router(feed.router)
+    app.include_router(feed.router, prefix=SCOPED, dependencies=scoped)
     app.include_router(projects.router)
     app.include_router(ws.router)
-    app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.add_middleware(
+        BodyLimit, max_bytes=max_body, larger={"/feed/import": feed.MAX_IMPORT_BYTES}
+    )
     app.add_middleware(KeepRawSend)  # added last: outermost, sees the server's own send
     return app
 
@@ -92,4 +107,6 @@ def app_from_env() -> FastAPI:
         os.environ.get("ATS_DATABASE_URL"),
         reaper_interval=float(os.environ.get("ATS_REAPER_INTERVAL", "1.0")),
         migrate=False,
+        feed_keep=int(os.environ.get("ATS_FEED_RETENTION", str(DEFAULT_KEEP))),
+        feed_mirror=os.environ.get("ATS_FEED_MIRROR", "1") not in ("0", "false", "no"),
     )

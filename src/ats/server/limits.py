@@ -11,14 +11,24 @@ DEFAULT_MAX_BODY = 1024 * 1024
 class BodyLimit:
     """Pure ASGI middleware: refuse by Content-Length up front, or count a streamed body."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = DEFAULT_MAX_BODY,
+        larger: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}  # path suffix → its own limit (bulk uploads such as imports)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        for suffix, allowed in self.larger.items():
+            if scope["path"].endswith(suffix):
+                limit = allowed
         length: int | None = None
         headers = scope["headers"]
         for i, (name, value) in enumerate(headers):
@@ -31,14 +41,14 @@ class BodyLimit:
                 scope = {**scope, "headers": headers}
         if length is not None:
             # The HTTP parser delivers exactly Content-Length bytes: checking it is enough.
-            if length > self.max_bytes:
-                await self._refuse(send)
+            if length > limit:
+                await self._refuse(send, limit)
             else:
                 await self.app(scope, receive, send)
             return
-        await self._counted(scope, receive, send)
+        await self._counted(scope, receive, send, limit)
 
-    async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         """A body without Content-Length (chunked): count it as it arrives.
 
         On overflow the 413 goes out at once and the app is told the client left: raising from
@@ -55,9 +65,9 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes and not started:
+                if seen > limit and not started:
                     refused = True
-                    await self._refuse(send)
+                    await self._refuse(send, limit)
                     return {"type": "http.disconnect"}
             return message
 
@@ -75,9 +85,9 @@ class BodyLimit:
             if not refused:
                 raise
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         body = orjson.dumps(
-            {"error": f"request body too large (limit {self.max_bytes} bytes)", "code": "too_large"}
+            {"error": f"request body too large (limit {limit} bytes)", "code": "too_large"}
         )
         await send(
             {

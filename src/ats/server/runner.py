@@ -21,6 +21,8 @@ def serve(
     workers: int = 1,
     reaper_interval: float = 1.0,
     log_level: str = "warning",
+    feed_keep: int = 10_000,
+    feed_mirror: bool = True,
 ) -> None:
     url = resolve_url(database)
     if workers > 1 and url.startswith("sqlite"):
@@ -38,11 +40,19 @@ def serve(
         # Worker processes re-create the app from the environment.
         os.environ["ATS_DATABASE_URL"] = url
         os.environ["ATS_REAPER_INTERVAL"] = str(reaper_interval)
+        os.environ["ATS_FEED_RETENTION"] = str(feed_keep)
+        os.environ["ATS_FEED_MIRROR"] = "1" if feed_mirror else "0"
         app = "ats.server.app:app_from_env"
     else:
         from ats.server.app import create_app
 
-        app = create_app(url, reaper_interval=reaper_interval, migrate=False)
+        app = create_app(
+            url,
+            reaper_interval=reaper_interval,
+            migrate=False,
+            feed_keep=feed_keep,
+            feed_mirror=feed_mirror,
+        )
     uvicorn.run(
         app,
         factory=workers > 1,

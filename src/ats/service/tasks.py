@@ -11,8 +11,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from ats.errors import AtsError
-from ats.lifecycle import Action
-from ats.models import DEFAULT_ORG, DEFAULT_PROJECT, Actor, Event, Message, Millis, Task, now_ms
+from ats.lifecycle import Action, Claim, Complete, Fail
+from ats.models import (
+    DEFAULT_ORG,
+    DEFAULT_PROJECT,
+    Actor,
+    Event,
+    FeedType,
+    Message,
+    Millis,
+    Task,
+    now_ms,
+)
 from ats.store import EventQuery, NewTask, Store, TaskQuery
 
 
@@ -24,16 +34,27 @@ class Scope:
     create_in: int  # unscoped creates go to default/main
 
 
+# (feed type, who, the tasks as they now are): see FeedService.mirror
+Mirror = Callable[[FeedType, Actor, list[Task]], None]
+_MIRRORED: dict[type[Any], FeedType] = {
+    Claim: FeedType.TASK_STARTED,
+    Complete: FeedType.TASK_COMPLETED,
+    Fail: FeedType.TASK_FAILED,
+}
+
+
 class TaskService:
     def __init__(
         self,
         store: Store,
         clock: Callable[[], Millis] = now_ms,
         on_write: Callable[[], None] = lambda: None,
+        mirror: Mirror | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.on_write = on_write  # the event bus's wake-up: new events are in the log
+        self.mirror = mirror  # copies claims, completions and failures into the activity feed
         self._projects: dict[tuple[str, str], int] = {}
 
     async def scope(self, org: str | None, project: str | None) -> Scope:
@@ -69,6 +90,9 @@ class TaskService:
     async def act(self, scope: Scope, task_id: int, action: Action, actor: Actor) -> Task:
         result = await self.store.transition(task_id, scope.project_id, action, actor, self.clock())
         self.on_write()
+        kind = _MIRRORED.get(type(action))
+        if kind is not None and self.mirror is not None:
+            self.mirror(kind, actor, [result])
         return result
 
     async def act_many(
@@ -76,6 +100,11 @@ class TaskService:
     ) -> list[Task | AtsError]:
         result = await self.store.transition_many(scope.project_id, items, actor, self.clock())
         self.on_write()
+        if self.mirror is not None:
+            for (_, action), outcome in zip(items, result, strict=True):
+                kind = _MIRRORED.get(type(action))
+                if kind is not None and isinstance(outcome, Task):
+                    self.mirror(kind, actor, [outcome])
         return result
 
     async def set_dependencies(
@@ -104,6 +133,8 @@ class TaskService:
             scope.project_id, channel, task_type, lease_ms, limit, actor, self.clock()
         )
         self.on_write()
+        if self.mirror is not None:
+            self.mirror(FeedType.TASK_STARTED, actor, result)
         return result
 
     async def add_message(

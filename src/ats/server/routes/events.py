@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-
 from fastapi import APIRouter, Request
 from starlette.responses import StreamingResponse
 
@@ -12,12 +9,12 @@ from ats.errors import InvalidInput
 from ats.models import Event, EventType
 from ats.server.deps import context
 from ats.server.responses import JSON
-from ats.service.bus import Delivery, EventBus, EventFilter, Overflow
+from ats.server.sse import stream
+from ats.service.bus import Delivery, EventBus, EventFilter
 from ats.store import EventQuery
 
 router = APIRouter(tags=["events"])
 _KNOWN = {e.value for e in EventType}
-HEARTBEAT_S = 15.0
 
 
 def _event_types(text: str | None) -> tuple[str, ...]:
@@ -95,41 +92,7 @@ async def stream_events(
     )
     bus: EventBus = request.app.state.bus
     sub = await bus.subscribe(wanted)  # before the replay, so nothing committed meanwhile is lost
-
-    async def frames() -> AsyncIterator[bytes]:
-        try:
-            sent = since if since is not None else sub.start
-            if since is not None:
-                chunk = []
-                async for delivery in sub.replay(since):
-                    sent = delivery.event.id
-                    chunk.append(_frame(delivery))
-                    if len(chunk) >= 500:
-                        yield b"".join(chunk)
-                        chunk = []
-                if chunk:
-                    yield b"".join(chunk)
-            while True:
-                try:
-                    async with asyncio.timeout(HEARTBEAT_S):
-                        batch = await sub.get_batch()
-                except TimeoutError:
-                    yield b": heartbeat\n\n"
-                    continue
-                fresh = [d for d in batch if d.event.id > sent]
-                if fresh:
-                    sent = fresh[-1].event.id
-                    yield b"".join(_frame(d) for d in fresh)
-        except Overflow:
-            return  # too slow: the connection ends; the client resumes with Last-Event-ID
-        finally:
-            sub.close()
-
-    return StreamingResponse(
-        frames(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return stream(sub, since, _frame)
 
 
 def _frame(delivery: Delivery[Event]) -> bytes:

@@ -1,0 +1,251 @@
+"""The activity feed ``/feed`` (SPEC §7), compatible with the existing feed skill's curl calls.
+
+Bodies are checked by hand rather than by a pydantic model: the skill's clients expect the
+reference's messages (the field named, the valid types listed), and ``null``, arrays and strings
+must be refused as bodies, not coerced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response, StreamingResponse
+
+from ats.errors import InvalidInput
+from ats.models import FeedEvent, FeedType, parse_iso
+from ats.server.deps import context
+from ats.server.responses import JSON
+from ats.server.sse import stream
+from ats.service.bus import Delivery, FeedBus, FeedFilter
+from ats.service.feed import FeedService
+from ats.store.base import FeedQuery, NewFeedEvent
+from ats.ulids import after_millis, canonical
+
+router = APIRouter(prefix="/feed", tags=["feed"])
+VALID_TYPES = ", ".join(t.value for t in FeedType)
+_TYPES = frozenset(t.value for t in FeedType)
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
+PAGE = 1000
+
+
+def _feed(request: Request) -> FeedService:
+    feed: FeedService = request.app.state.feed
+    return feed
+
+
+def _project(request: Request) -> str | None:
+    params = request.path_params
+    return f"{params['org']}/{params['project']}" if "org" in params else None
+
+
+def _object(raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"Invalid JSON body: {exc}", field="body") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("Body must be a JSON object", field="body")
+    return body
+
+
+def _fields(body: dict[str, Any]) -> tuple[str, FeedType, str, str | None, dict[str, Any] | None]:
+    agent = body.get("agent")
+    if not isinstance(agent, str) or not agent.strip():
+        raise InvalidInput("agent is required and must be a non-empty string", field="agent")
+    kind = body.get("type")
+    try:
+        feed_type = FeedType(kind) if isinstance(kind, str) else None
+    except ValueError:
+        feed_type = None
+    if feed_type is None:
+        raise InvalidInput(
+            f"Invalid type {kind!r}. Valid types: {VALID_TYPES}", field="type", valid=VALID_TYPES
+        )
+    summary = body.get("summary")
+    if not isinstance(summary, str) or not summary.strip():
+        raise InvalidInput("summary is required and must be a non-empty string", field="summary")
+    detail = body.get("detail")
+    if detail is not None and not isinstance(detail, str):
+        raise InvalidInput("detail must be a string", field="detail")
+    metadata = body.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidInput("metadata must be a JSON object", field="metadata")
+    return agent, feed_type, summary, detail, metadata
+
+
+def _since(text: str | None, field: str = "since") -> str | None:
+    """A ULID (exclusive) or an ISO-8601 time (exclusive) → the id to read after."""
+    if text is None or not text.strip():
+        return None
+    value = text.strip()
+    if len(value) == 26 and "-" not in value and ":" not in value:
+        try:
+            return canonical(value)
+        except ValueError:
+            pass
+    try:
+        return after_millis(parse_iso(value))
+    except ValueError:
+        raise InvalidInput(
+            f"{field} must be an event id (ULID) or an ISO-8601 time, got {text!r}", field=field
+        ) from None
+
+
+def _type_filter(value: str | None) -> str | None:
+    if value is None or not value:
+        return None
+    if value not in _TYPES:
+        raise InvalidInput(
+            f"Invalid type {value!r}. Valid types: {VALID_TYPES}", field="type", valid=VALID_TYPES
+        )
+    return value
+
+
+def _limit(text: str | None) -> int:
+    if text is None or not text.strip():
+        return DEFAULT_LIMIT
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidInput(f"limit must be an integer, got {text!r}", field="limit") from None
+    return max(1, min(MAX_LIMIT, value))
+
+
+@router.post("/events", status_code=201, summary="Publish an event")
+async def publish(request: Request) -> JSON:
+    """Body ``{agent, type, summary, detail?, metadata?}`` → 201 the event with its ULID."""
+    _, scope, _ = await context(request)
+    agent, kind, summary, detail, metadata = _fields(_object(await request.body()))
+    item = NewFeedEvent(scope.create_in, agent, kind, summary, detail, metadata)
+    event = await _feed(request).publish(item)
+    return JSON(event.to_json(), status_code=201)
+
+
+@router.get("/events", summary="Events, oldest first")
+async def list_events(
+    request: Request,
+    agent: str | None = None,
+    type: str | None = None,
+    since: str | None = None,
+    limit: str | None = None,
+) -> JSON:
+    """Without ``since``: the last ``limit`` (default 50). With ``since`` (a ULID or an ISO time,
+    exclusive): the first ``limit`` after it, so a polling loop never loses an event."""
+    _, scope, _ = await context(request)
+    query = FeedQuery(
+        after=_since(since),
+        limit=_limit(limit),
+        project_id=scope.project_id,
+        agent=agent or None,
+        type=_type_filter(type),
+    )
+    events = await _feed(request).events(query)
+    return JSON([e.to_json() for e in events])
+
+
+@router.get("/events/{event_id}", summary="One event")
+async def get_event(request: Request, event_id: str) -> JSON:
+    _, scope, _ = await context(request)
+    event = await _feed(request).get(event_id.upper(), scope.project_id)
+    return JSON(event.to_json())
+
+
+@router.delete("/events", summary="Delete every event")
+async def clear(request: Request) -> JSON:
+    _, scope, _ = await context(request)
+    await _feed(request).clear(scope.project_id)
+    return JSON({"ok": True})
+
+
+@router.get("/stats", summary="Counts by agent and type, and each agent's latest event")
+async def stats(request: Request) -> JSON:
+    _, scope, _ = await context(request)
+    return JSON(await _feed(request).stats(scope.project_id))
+
+
+@router.get("/stream", summary="Server-sent events, live (with `since` / Last-Event-ID)")
+async def live(
+    request: Request,
+    agent: str | None = None,
+    type: str | None = None,
+    since: str | None = None,
+) -> StreamingResponse:
+    """``id: <ULID>`` and ``data: <event>`` frames (no ``event:`` line, so a browser's
+    ``onmessage`` sees them); ``: heartbeat`` every 15 s."""
+    await context(request)  # 404 for an unknown project
+    after = _since(since)
+    last = request.headers.get("last-event-id")
+    if last is not None and last.strip():
+        after = _since(last, field="Last-Event-ID")
+    wanted = FeedFilter(agent=agent or None, type=_type_filter(type), project=_project(request))
+    bus: FeedBus = request.app.state.feed_bus
+    sub = await bus.subscribe(wanted)  # before the replay, so nothing published meanwhile is lost
+    return stream(sub, after, _frame)
+
+
+def _frame(delivery: Delivery[FeedEvent]) -> bytes:
+    return b"id: " + delivery.event.id.encode() + b"\ndata: " + delivery.json + b"\n\n"
+
+
+@router.get("/export", summary="The whole feed as JSON Lines (feed.jsonl), oldest first")
+async def export(request: Request) -> StreamingResponse:
+    _, scope, _ = await context(request)
+    feed = _feed(request)
+
+    async def lines() -> AsyncIterator[bytes]:
+        after = ""
+        while True:
+            page = await feed.events(
+                FeedQuery(after=after, limit=PAGE, project_id=scope.project_id)
+            )
+            if not page:
+                return
+            yield b"".join(orjson.dumps(e.to_json()) + b"\n" for e in page)
+            after = page[-1].id
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+@router.post("/import", status_code=201, summary="Add events from JSON Lines (feed.jsonl)")
+async def import_events(request: Request) -> Response:
+    """All or nothing: a line that is not an event fails the import with its line number.
+    Events keep their ids; ids already in the feed are skipped."""
+    _, scope, _ = await context(request)
+    events = parse_lines(await request.body())
+    added = await _feed(request).import_events(scope.create_in, events)
+    return JSON({"imported": added, "skipped": len(events) - added}, status_code=201)
+
+
+def parse_lines(raw: bytes) -> list[FeedEvent]:
+    events: list[FeedEvent] = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            body = _object(line)
+            agent, kind, summary, detail, metadata = _fields(body)
+            event_id = body.get("id")
+            if not isinstance(event_id, str):
+                raise InvalidInput("id is required and must be a ULID string", field="id")
+            try:
+                event_id = canonical(event_id)
+            except ValueError:
+                raise InvalidInput(f"id {event_id!r} is not a ULID", field="id") from None
+            stamp = body.get("timestamp")
+            try:
+                when = parse_iso(stamp) if isinstance(stamp, str) else None
+            except ValueError:
+                when = None
+            if when is None:
+                raise InvalidInput("timestamp must be an ISO-8601 time", field="timestamp")
+        except InvalidInput as exc:
+            raise InvalidInput(
+                f"line {number}: {exc.message}", line=number, **exc.details
+            ) from None
+        events.append(FeedEvent(event_id, agent, kind, summary, when, detail, metadata))
+    return events

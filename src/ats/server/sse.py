@@ -1,0 +1,61 @@
+"""Server-sent event streams over a bus subscription (task events and the activity feed).
+
+The subscription is taken before the replay, so nothing committed during the replay is lost; live
+entries already replayed are skipped by id. Queued entries go out in one write; a comment
+heartbeat every 15 s keeps proxies from closing an idle stream. A subscriber that falls too far
+behind is dropped: the stream ends and the client resumes with ``Last-Event-ID``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from starlette.responses import StreamingResponse
+
+from ats.service.bus import Delivery, Overflow, Subscription
+
+HEARTBEAT_S = 15.0
+CHUNK = 500
+
+Frame = Callable[[Delivery[Any]], bytes]
+
+
+def stream(sub: Subscription[Any], since: Any, frame: Frame) -> StreamingResponse:
+    """The response for ``sub``: replay after ``since`` (None: live only), then live."""
+
+    async def frames() -> AsyncIterator[bytes]:
+        try:
+            sent = since if since is not None else sub.start
+            if since is not None:
+                chunk = []
+                async for delivery in sub.replay(since):
+                    sent = delivery.event.id
+                    chunk.append(frame(delivery))
+                    if len(chunk) >= CHUNK:
+                        yield b"".join(chunk)
+                        chunk = []
+                if chunk:
+                    yield b"".join(chunk)
+            while True:
+                try:
+                    async with asyncio.timeout(HEARTBEAT_S):
+                        batch = await sub.get_batch()
+                except TimeoutError:
+                    yield b": heartbeat\n\n"
+                    continue
+                fresh = [d for d in batch if d.event.id > sent]
+                if fresh:
+                    sent = fresh[-1].event.id
+                    yield b"".join(frame(d) for d in fresh)
+        except Overflow:
+            return  # too slow: the connection ends; the client resumes with Last-Event-ID
+        finally:
+            sub.close()
+
+    return StreamingResponse(
+        frames(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
