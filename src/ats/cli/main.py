@@ -12,6 +12,7 @@ import typer
 
 from ats.cli.app import app
 from ats.cli.argv import hoist_global_options
+from ats.cli.feed import feed_app
 from ats.cli.lifecycle import lifecycle_app
 from ats.cli.messages import message_app
 from ats.cli.projects import project_app
@@ -25,6 +26,7 @@ app.add_typer(tasks_app)
 app.add_typer(message_app, name="message", rich_help_panel="Tasks")
 app.add_typer(lifecycle_app)
 app.add_typer(watch_app)
+app.add_typer(feed_app, name="feed", rich_help_panel="Feed")
 app.add_typer(project_app, name="project", rich_help_panel="Projects")
 app.add_typer(service_app)
 app.add_typer(db_app, name="db", rich_help_panel="Server")

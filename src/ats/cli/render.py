@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ats.models import Message, Status, Task, now_ms
+from ats.models import FeedEvent, FeedType, Message, Status, Task, now_ms
 
 STATUS_STYLE: dict[Status, str] = {
     Status.PENDING: "yellow",
@@ -20,6 +20,17 @@ STATUS_STYLE: dict[Status, str] = {
     Status.CANCELLED: "dim",
     Status.FAILED: "bold red",
     Status.REJECTED: "magenta",
+}
+
+FEED_STYLE: dict[FeedType, str] = {
+    FeedType.TASK_COMPLETED: "green",
+    FeedType.TASK_FAILED: "bold red",
+    FeedType.BLOCKER_FOUND: "bold red",
+    FeedType.QUESTION: "yellow",
+    FeedType.FINDING: "cyan",
+    FeedType.SKILL_PROPOSED: "magenta",
+    FeedType.COST_UPDATE: "dim",
+    FeedType.TOKEN_UPDATE: "dim",
 }
 
 
@@ -269,3 +280,77 @@ def mapping(data: Mapping[str, Any], title: str | None = None) -> None:
         for k, v in data.items()
     ]
     out.print(_kv(rows))
+
+
+# -- the activity feed ---------------------------------------------------------------------------
+
+
+def feed_type_text(kind: FeedType) -> Text:
+    return Text(kind.value, style=FEED_STYLE.get(kind, ""))
+
+
+def feed_published(e: FeedEvent) -> None:
+    """``Published 01J… finding claude: summary`` — one line after ``feed publish``."""
+    text = Text(f"Published {e.id} ")
+    text.append_text(feed_type_text(e.type))
+    text.append(f" {e.agent}: {e.summary}")
+    _out().print(text)
+
+
+def feed_table(events: Sequence[FeedEvent]) -> None:
+    if not events:
+        notice("No feed events.")
+        return
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column("TIME", no_wrap=True)
+    table.add_column("AGENT", no_wrap=True)
+    table.add_column("TYPE", no_wrap=True)
+    table.add_column("SUMMARY", overflow="fold", ratio=1)
+    for e in events:
+        table.add_row(clock(e.timestamp), e.agent, feed_type_text(e.type), e.summary)
+    _out().print(table)
+
+
+def clock(ms: int) -> str:
+    """Local ``YYYY-MM-DD HH:MM:SS``."""
+    return f"{datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone():%Y-%m-%d %H:%M:%S}"
+
+
+def feed_detail(e: FeedEvent) -> None:
+    out = _out()
+    out.print(Text(e.summary, style="bold"))
+    rows: list[tuple[str, Any]] = [
+        ("id", e.id),
+        ("agent", e.agent),
+        ("type", feed_type_text(e.type)),
+        ("time", when(e.timestamp)),
+    ]
+    out.print(_kv(rows))
+    if e.detail:
+        out.print(Text("\ndetail:", style="bold"))
+        out.print(Text(e.detail))
+    if e.metadata is not None:
+        out.print(Text("\nmetadata:", style="bold"))
+        out.print(Text(_pretty(e.metadata)))
+
+
+def feed_stats(data: Mapping[str, Any]) -> None:
+    out = _out()
+    out.print(Text(f"Total feed events: {data.get('total', 0)}", style="bold"))
+    for title, key in (("by agent", "byAgent"), ("by type", "byType")):
+        counts = data.get(key) or {}
+        if counts:
+            out.print(Text(f"\n{title}:", style="bold"))
+            out.print(_kv(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))))
+    latest = data.get("latestPerAgent") or {}
+    if latest:
+        out.print(Text("\nlatest per agent:", style="bold"))
+        table = Table(box=None, show_header=False, pad_edge=False)
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True)
+        table.add_column(overflow="fold", ratio=1)
+        for agent, raw in sorted(latest.items()):
+            e = FeedEvent.from_json(raw)
+            table.add_row(agent, ago(e.timestamp), feed_type_text(e.type), e.summary)
+        out.print(table)

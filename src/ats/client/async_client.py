@@ -16,6 +16,7 @@ from typing import Any, Self
 
 import httpx
 
+from ats.client.feed import FeedMethods
 from ats.client.http import Connection, Trace, capture_json
 from ats.client.projects import JSON, OrgsAndProjects, drop_none, seg
 from ats.client.stream import EventFilters, EventStream, follow, names
@@ -29,7 +30,7 @@ class TaskPage:
     count: int  # total matching the filters, not len(tasks)
 
 
-class AsyncClient(OrgsAndProjects):
+class AsyncClient(OrgsAndProjects, FeedMethods):
     """The ATS SDK. Use as ``async with AsyncClient(url, actor) as ats: ...``."""
 
     capture_json = staticmethod(capture_json)
