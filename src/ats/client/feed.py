@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
 
 import httpx
 import orjson
 
-from ats.client.http import Connection
+from ats.client.http import Connection, error_of
 from ats.client.projects import JSON, drop_none, seg
 from ats.client.stream import Backoff, LiveStream
-from ats.errors import AtsError, Unavailable, error_from_response
+from ats.errors import AtsError, Unavailable
 from ats.models import FeedEvent, FeedType
 
 # The smallest ULID: "after it" means every event. Where a stream starts on an empty feed.
@@ -96,14 +94,14 @@ class FeedMethods:
 
     async def feed_export(self) -> bytes:
         """The whole feed as JSON Lines (one event object per line, oldest first)."""
-        response = await RawWire(self._conn).exchange("GET", self._feed("/export"), accept=NDJSON)
+        response = await self._conn.exchange("GET", self._feed("/export"), accept=NDJSON)
         return response.content
 
     async def feed_import(self, jsonl: str | bytes) -> int:
         """Import JSON Lines (the ``export`` format); all or nothing. Returns how many were
         imported. A bad line raises ``InvalidInput`` whose ``details["line"]`` is its number."""
         content = jsonl.encode() if isinstance(jsonl, str) else jsonl
-        response = await RawWire(self._conn).exchange(
+        response = await self._conn.exchange(
             "POST", self._feed("/import"), content=content, content_type=NDJSON
         )
         return int(orjson.loads(response.content)["imported"])
@@ -133,7 +131,7 @@ class FeedMethods:
 
         return FeedStream(
             follow_feed(
-                RawWire(self._conn),
+                self._conn,
                 self._feed("/stream"),
                 drop_none(agent=agent, type=_text(type)),
                 since=since,
@@ -146,7 +144,7 @@ class FeedMethods:
 
 
 async def follow_feed(
-    wire: RawWire,
+    wire: Connection,
     path: str,
     filters: dict[str, str],
     *,
@@ -171,16 +169,16 @@ async def follow_feed(
         else:
             headers["Last-Event-ID"] = last
         try:
-            async with wire.stream(path, params, headers) as response:
+            async with wire.stream(path, params, headers, READ_TIMEOUT) as response:
                 if not response.is_success:
                     await response.aread()
-                    error = _error(response)
+                    error = error_of(response)
                     # A refusal (bad filter, unknown project) will not change by retrying; a
                     # proxy's 502 or a restarting server's 503 will.
                     if first or response.status_code < 500:
                         raise error
                     raise _Refused(f"HTTP {response.status_code}: {error.message}")
-                wire.trace(f"< {response.status_code} {response.reason_phrase} (stream)")
+                wire.trace_line(f"< {response.status_code} {response.reason_phrase} (stream)")
                 if on_connect is not None:
                     on_connect(last)
                 first = False
@@ -264,65 +262,3 @@ def _event(data: bytes) -> FeedEvent:
 
 def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
-
-
-class RawWire:
-    """Requests whose bodies are not one JSON document, on the client's own connection.
-
-    ``Connection.request`` speaks JSON only; export answers, and import sends, JSON Lines, and the
-    stream is read as it arrives. These go through the same httpx client (its transport, identity
-    headers and pool) and the same tracing, so ``-v`` and test transports see them too.
-    """
-
-    def __init__(self, conn: Connection) -> None:
-        self.url = conn.url
-        self._http = conn._http
-        self._trace = conn._trace
-
-    def trace(self, text: str) -> None:
-        if self._trace is not None:
-            self._trace(text)
-
-    async def exchange(
-        self,
-        method: str,
-        path: str,
-        *,
-        content: bytes | None = None,
-        content_type: str | None = None,
-        accept: str = "application/json",
-    ) -> httpx.Response:
-        """One request; the response of a 2xx answer, the mapped error otherwise."""
-        headers = {"Accept": accept}
-        if content_type is not None:
-            headers["Content-Type"] = content_type
-        self.trace(f"> {method} {self.url}{path}" + (f" ({len(content)} bytes)" if content else ""))
-        started = time.perf_counter()
-        try:
-            response = await self._http.request(method, path, content=content, headers=headers)
-        except httpx.TransportError as exc:
-            detail = _describe(exc)
-            raise Unavailable(f"cannot reach the ATS server at {self.url} ({detail})") from exc
-        ms = (time.perf_counter() - started) * 1000
-        self.trace(f"< {response.status_code} {response.reason_phrase} ({ms:.1f} ms)")
-        if not response.is_success:
-            raise _error(response)
-        return response
-
-    def stream(
-        self, path: str, params: dict[str, str], headers: dict[str, str]
-    ) -> AbstractAsyncContextManager[httpx.Response]:
-        """A GET whose body is read as it arrives (``async with``)."""
-        self.trace(f"> GET {httpx.URL(self.url + path, params=params)} (stream)")
-        timeout = httpx.Timeout(10.0, read=READ_TIMEOUT)
-        return self._http.stream("GET", path, params=params, headers=headers, timeout=timeout)
-
-
-def _error(response: httpx.Response) -> AtsError:
-    try:
-        body = orjson.loads(response.content) if response.content else None
-    except orjson.JSONDecodeError:
-        # Not our server (a proxy's HTML error page, say): keep the text for the message.
-        text = response.text.strip().replace("\n", " ")[:200]
-        body = {"error": f"HTTP {response.status_code}: {text}"}
-    return error_from_response(response.status_code, body)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from typing import Any
 
 import httpx
 import orjson
 
-from ats.errors import Unavailable, error_from_response
+from ats.errors import AtsError, Unavailable, error_from_response
 from ats.jsontext import dumps
 from ats.models import Actor
 
@@ -106,6 +107,52 @@ class Connection:
         if sink is not None:
             sink.append(body)
         return body
+
+    def trace_line(self, text: str) -> None:
+        if self._trace is not None:
+            self._trace(text)
+
+    async def exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None = None,
+        content_type: str | None = None,
+        accept: str = "application/json",
+    ) -> httpx.Response:
+        """A request whose bodies are not one JSON document (JSON Lines, say): the response of
+        a 2xx answer, the mapped error otherwise."""
+        headers = {"Accept": accept}
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        size = f" ({len(content)} bytes)" if content else ""
+        self.trace_line(f"> {method} {self.url}{path}{size}")
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(method, path, content=content, headers=headers)
+        except httpx.TransportError as exc:
+            detail = str(exc) or type(exc).__name__
+            raise Unavailable(f"cannot reach the ATS server at {self.url} ({detail})") from exc
+        ms = (time.perf_counter() - started) * 1000
+        self.trace_line(f"< {response.status_code} {response.reason_phrase} ({ms:.1f} ms)")
+        if not response.is_success:
+            raise error_of(response)
+        return response
+
+    def stream(
+        self, path: str, params: Params, headers: Mapping[str, str], read_timeout: float
+    ) -> AbstractAsyncContextManager[httpx.Response]:
+        """A GET whose body is read as it arrives (``async with``)."""
+        query = {k: _param(v) for k, v in params.items() if v is not None}
+        self.trace_line(f"> GET {httpx.URL(self.url + path, params=query)} (stream)")
+        timeout = httpx.Timeout(10.0, read=read_timeout)
+        return self._http.stream("GET", path, params=query, headers=headers, timeout=timeout)
+
+
+def error_of(response: httpx.Response) -> AtsError:
+    """The :mod:`ats.errors` class a non-2xx answer stands for."""
+    return error_from_response(response.status_code, _decode(response))
 
 
 def _param(value: str | int | bool) -> str:
