@@ -71,8 +71,16 @@ class Subscribers:
 
     @classmethod
     async def start(
-        cls, port: int, total: int, processes: int, channel: str | None, log_dir: Path
+        cls,
+        port: int,
+        total: int,
+        processes: int,
+        channel: str | None,
+        log_dir: Path,
+        *,
+        script: Path = SCRIPT,
     ) -> Subscribers:
+        """``script`` speaks the protocol of events_subscriber.py (feed_subscriber.py does too)."""
         processes = max(1, min(processes, total))
         shares = [total // processes + (i < total % processes) for i in range(processes)]
         log = log_dir / f"subscribers-{port}-{time.monotonic_ns()}.log"
@@ -80,7 +88,7 @@ class Subscribers:
         offset = 0
         with log.open("ab") as err:
             for share in shares:
-                cmd = [str(SCRIPT), "--port", str(port), "--count", str(share),
+                cmd = [str(script), "--port", str(port), "--count", str(share),
                        "--first", str(offset)]  # fmt: skip
                 if channel is not None:
                     cmd += ["--channel", channel]
