@@ -80,3 +80,26 @@ async def test_notify_wakes_the_bus_of_another_process_at_once(pg_url: str) -> N
         await bus_b.stop()
         await a.close()
         await b.close()
+
+
+async def test_an_overflowing_subscriber_gets_a_clean_prefix_then_the_end(store: Store) -> None:
+    """Whatever it received before the drop is gap-free, so resuming after the last entry it
+    saw loses nothing."""
+    bus = EventBus(store, poll_interval=0.05, queue_size=5)
+    await bus.start()
+    try:
+        sub = await bus.subscribe(EventFilter())
+        first = await store.create_tasks(1, [NewTask(title="a")], ACTOR, now_ms())
+        bus.wake()
+        async with asyncio.timeout(5):
+            got = [(await sub.get()).event.task_id]
+        await store.create_tasks(1, [NewTask(title=f"b{i}") for i in range(12)], ACTOR, now_ms())
+        bus.wake()
+        with pytest.raises(Overflow):
+            async with asyncio.timeout(5):
+                while True:
+                    got.append((await sub.get()).event.task_id)
+        assert got[0] == first[0].id
+        assert got == list(range(got[0], got[0] + len(got)))  # no hole before the end
+    finally:
+        await bus.stop()

@@ -148,8 +148,11 @@ class Subscription(Generic[T]):
         self.overflowed = True
         self.dropped.set()
         self.bus.unsubscribe(self)
-        with contextlib.suppress(asyncio.QueueEmpty):
-            self.queue.get_nowait()  # make room for the end marker
+        # Empty the queue before the end marker. Dropping only the oldest entry to make room
+        # would leave a hole: the client would get later entries, then resume after the last one
+        # it saw and never get the one dropped. Now it gets a clean prefix, then the end.
+        while not self.queue.empty():
+            self.queue.get_nowait()
         self.queue.put_nowait(None)
 
     async def get(self) -> Delivery[T]:
