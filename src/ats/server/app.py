@@ -84,14 +84,13 @@ def create_app(
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     errors.install(app)
-    app.include_router(health.router)
-    app.include_router(tasks.router)
+    # Routes are matched in order: the busy unscoped trees first, the scoped copies after.
     scoped = [Depends(project_path)]
-    app.include_router(tasks.router, prefix=SCOPED, dependencies=scoped)
-    app.include_router(events.router)
-    app.include_router(events.router, prefix=SCOPED, dependencies=scoped)
-    app.include_router(feed.router)
-    app.include_router(feed.router, prefix=SCOPED, dependencies=scoped)
+    for router in (tasks.router, feed.router, events.router):
+        app.include_router(router)
+    for router in (tasks.router, feed.router, events.router):
+        app.include_router(router, prefix=SCOPED, dependencies=scoped)
+    app.include_router(health.router)
     app.include_router(projects.router)
     app.include_router(ws.router)
     app.add_middleware(

@@ -410,6 +410,17 @@ def published(event_id: str, item: NewFeedEvent, now: Millis, project: str) -> F
     )
 
 
+def feed_excess(total: int, keep: int) -> int:
+    """How many of a project's oldest feed events to delete now (0: none yet).
+
+    Retention lets a project run 1 % over ``keep`` before trimming it back to ``keep``, so the
+    delete happens once per hundred publishes rather than on every one.
+    """
+    if keep <= 0 or total <= keep + keep // 100:
+        return 0
+    return total - keep
+
+
 def feed_stats_document(
     by_agent: Sequence[RowLike], by_type: Sequence[RowLike], latest: list[FeedEvent]
 ) -> dict[str, Any]:

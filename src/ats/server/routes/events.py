@@ -96,5 +96,8 @@ async def stream_events(
 
 
 def _frame(delivery: Delivery[Event]) -> bytes:
-    head = f"id: {delivery.event.id}\nevent: {delivery.event.type.value}\ndata: ".encode()
-    return head + delivery.json + b"\n\n"
+    frame = delivery.wire.get("sse")
+    if frame is None:  # once per event, not once per subscriber
+        head = f"id: {delivery.event.id}\nevent: {delivery.event.type.value}\ndata: ".encode()
+        frame = delivery.wire["sse"] = head + delivery.json + b"\n\n"
+    return frame

@@ -189,7 +189,11 @@ async def live(
 
 
 def _frame(delivery: Delivery[FeedEvent]) -> bytes:
-    return b"id: " + delivery.event.id.encode() + b"\ndata: " + delivery.json + b"\n\n"
+    frame = delivery.wire.get("sse")
+    if frame is None:  # once per event, not once per subscriber
+        frame = b"id: " + delivery.event.id.encode() + b"\ndata: " + delivery.json + b"\n\n"
+        delivery.wire["sse"] = frame
+    return frame
 
 
 @router.get("/export", summary="The whole feed as JSON Lines (feed.jsonl), oldest first")

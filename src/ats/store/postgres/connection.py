@@ -115,6 +115,7 @@ class PgConnection:
         self._paths: dict[int, str] = {}
         self._signals: PgSignals | None = None
         self._listeners: list[Callable[[], None]] = []
+        self._feed_clock: str | None = None  # the feed clock as this process last set it
 
     # --- plumbing -------------------------------------------------------------------------------
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from typing import Any
 
 from ats.models import FeedEvent, Millis
 from ats.store.base import (
     FeedQuery,
     NewFeedEvent,
+    feed_excess,
     feed_from_row,
     feed_stats_document,
     published,
 )
 from ats.store.postgres.catalog import PgCatalog
-from ats.store.postgres.connection import Conn, Q
+from ats.store.postgres.connection import Q
 from ats.ulids import next_ids
 
 CHUNK = 5000
@@ -24,24 +26,47 @@ class PgFeed(PgCatalog):
     async def publish_feed(
         self, items: list[NewFeedEvent], now: Millis, keep: int
     ) -> list[FeedEvent]:
-        async def body() -> list[str]:
-            async with self.pool.acquire() as conn, conn.transaction():
-                ids = next_ids(await conn.fetchval(Q["feed_lock"]), now, len(items))
-                await conn.fetch(
-                    Q["feed_insert"], ids, [i.project_id for i in items],
-                    [i.agent for i in items], [i.type.value for i in items],
-                    [i.summary for i in items], [i.detail for i in items],
-                    [i.metadata for i in items], [now] * len(items),
-                )  # fmt: skip
-                await conn.execute(Q["feed_set_clock"], ids[-1])
-                await _count_and_trim(conn, Counter(i.project_id for i in items), keep)
-            return ids
-
-        ids = await self._retrying(body)
+        """One statement when this process's idea of the clock is right (it is, unless another
+        process published since); otherwise a transaction that locks the clock row first."""
+        last = self._feed_clock
+        counts: list[tuple[int, int]] = []
+        if last is not None:
+            ids = next_ids(last, now, len(items))
+            args = (*_columns(ids, items, now), ids[-1], last)
+            rows = await self._retrying(partial(self.pool.fetch, Q["pg_feed_publish"], *args))
+            counts = [(r["project_id"], r["n"]) for r in rows]
+        if not counts:
+            ids, counts = await self._retrying(partial(self._publish_locked, items, now))
+        self._feed_clock = ids[-1]
+        for project_id, total in counts:
+            await self._trim(project_id, total, keep)
         return [
             published(event_id, i, now, await self.project_path(i.project_id))
             for event_id, i in zip(ids, items, strict=True)
         ]
+
+    async def _publish_locked(
+        self, items: list[NewFeedEvent], now: Millis
+    ) -> tuple[list[str], list[tuple[int, int]]]:
+        counts = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            ids = next_ids(await conn.fetchval(Q["feed_lock"]), now, len(items))
+            await conn.fetch(Q["feed_insert"], *_columns(ids, items, now))
+            await conn.execute(Q["feed_set_clock"], ids[-1])
+            for project_id, n in Counter(i.project_id for i in items).items():
+                counts.append((project_id, await conn.fetchval(Q["feed_count_add"], project_id, n)))
+        return ids, counts
+
+    async def _trim(self, project_id: int, total: int, keep: int) -> None:
+        excess = feed_excess(total, keep)
+        if excess:
+
+            async def body() -> None:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await conn.execute(Q["feed_trim"], project_id, excess)
+                    await conn.execute(Q["feed_count_sub"], project_id, excess)
+
+            await self._retrying(body)
 
     async def import_feed(self, project_id: int, events: list[FeedEvent], keep: int) -> int:
         async def body() -> int:
@@ -60,7 +85,12 @@ class PgFeed(PgCatalog):
                 if events:
                     await conn.execute(Q["feed_set_clock"], max(e.id for e in events))
                 if added:
-                    await _count_and_trim(conn, {project_id: added}, keep)
+                    total = await conn.fetchval(Q["feed_count_add"], project_id, added)
+                    excess = feed_excess(total, keep)
+                    if excess:
+                        await conn.execute(Q["feed_trim"], project_id, excess)
+                        await conn.execute(Q["feed_count_sub"], project_id, excess)
+            self._feed_clock = None
             return added
 
         return await self._retrying(body)
@@ -86,6 +116,7 @@ class PgFeed(PgCatalog):
                 await conn.fetchval(Q["feed_lock"])  # not while a publish is counting
                 await conn.execute(Q["feed_clear"], project_id)
                 await conn.execute(Q["feed_clear_counts"], project_id)
+            self._feed_clock = None
 
         await self._retrying(body)
 
@@ -103,9 +134,10 @@ class PgFeed(PgCatalog):
         return str(await self._retrying(lambda: self.pool.fetchval(Q["feed_head"])))
 
 
-async def _count_and_trim(conn: Conn, added: dict[int, int] | Counter[int], keep: int) -> None:
-    for project_id, n in added.items():
-        total = await conn.fetchval(Q["feed_count_add"], project_id, n)
-        if keep > 0 and total > keep:
-            await conn.execute(Q["feed_trim"], project_id, total - keep)
-            await conn.execute(Q["feed_count_sub"], project_id, total - keep)
+def _columns(ids: list[str], items: list[NewFeedEvent], now: Millis) -> tuple[list[Any], ...]:
+    """The insert's arrays, one per column."""
+    return (
+        ids, [i.project_id for i in items], [i.agent for i in items],
+        [i.type.value for i in items], [i.summary for i in items], [i.detail for i in items],
+        [i.metadata for i in items], [now] * len(items),
+    )  # fmt: skip

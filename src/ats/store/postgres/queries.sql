@@ -430,3 +430,22 @@ SELECT f.* FROM feed_events f
 
 -- name: feed_head
 SELECT last_id FROM feed_clock
+
+-- name: pg_feed_publish
+-- PostgreSQL only: a whole batch in one statement. The clock moves only if it still holds the
+-- value the ids were computed from ($10); a publisher in another process that got there first
+-- makes this insert nothing (no rows back), and the caller reads the clock again and retries.
+-- The clock row's lock is held to commit, so id order is commit order.
+WITH clock AS (
+    UPDATE feed_clock SET last_id = $9 WHERE last_id = $10 RETURNING 1
+), added AS (
+    INSERT INTO feed_events (id, project_id, agent, type, summary, detail, metadata, published_at)
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                         $6::text[], $7::json[], $8::bigint[])
+     WHERE EXISTS (SELECT 1 FROM clock)
+    RETURNING project_id
+)
+INSERT INTO feed_counts (project_id, n)
+SELECT project_id, count(*) FROM added GROUP BY project_id
+ON CONFLICT (project_id) DO UPDATE SET n = feed_counts.n + EXCLUDED.n
+RETURNING project_id, n

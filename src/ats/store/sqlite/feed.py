@@ -9,6 +9,7 @@ from ats.models import FeedEvent, Millis
 from ats.store.base import (
     FeedQuery,
     NewFeedEvent,
+    feed_excess,
     feed_from_row,
     feed_stats_document,
     published,
@@ -52,10 +53,10 @@ class SqliteFeed(SqliteCatalog):
     def _count_and_trim(self, added: dict[int, int] | Counter[int], keep: int) -> None:
         for project_id, n in added.items():
             row = self._one("feed_count_add", project_id, n)
-            total = int(row["n"]) if row else n
-            if keep > 0 and total > keep:
-                self._all("feed_trim", project_id, total - keep)
-                self._all("feed_count_sub", project_id, total - keep)
+            excess = feed_excess(int(row["n"]) if row else n, keep)
+            if excess:
+                self._all("feed_trim", project_id, excess)
+                self._all("feed_count_sub", project_id, excess)
 
     async def list_feed(self, q: FeedQuery) -> list[FeedEvent]:
         if q.after is None:
