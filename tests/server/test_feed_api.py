@@ -171,7 +171,11 @@ async def test_retention_and_mirror_off(db_url: str) -> None:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://ats.test") as c:
             made = [await publish(c, "r", summary=f"s{i}") for i in range(25)]
-            kept = (await c.get("/feed/events", params={"limit": 1000})).json()
+            for _ in range(50):  # retention runs in the background, about once a second
+                kept = (await c.get("/feed/events", params={"limit": 1000})).json()
+                if len(kept) == 10:
+                    break
+                await asyncio.sleep(0.1)
             assert [x["id"] for x in kept] == [x["id"] for x in made[-10:]]
             assert (await c.get("/feed/stats")).json()["total"] == 10
             task = (await c.post("/tasks", json={"title": "t"})).json()

@@ -5,6 +5,9 @@ batch is being written wait for the next batch, which is written in one transact
 from one lock taken per batch instead of per event, so 8 concurrent publishers cost about what
 one does. Each caller still gets its own event back only after its batch committed.
 
+Retention (keep the newest ``keep`` events of each project) runs in the background about once a
+second, so a project may hold a second's worth of events more than ``keep`` for that second.
+
 Task lifecycle mirroring (claimed → ``task_started``, completed → ``task_completed``, failed →
 ``task_failed``) rides on the same writer without making the task request wait for it: the mirror
 entry is written in the next batch, after the task change committed. It is a courtesy copy; a
@@ -27,6 +30,7 @@ from ats.store.base import FeedQuery, NewFeedEvent
 log = logging.getLogger("ats.feed")
 DEFAULT_KEEP = 10_000
 BATCH = 500
+TRIM_EVERY_S = 1.0
 
 _MIRROR_VERBS = {
     FeedType.TASK_STARTED: "Started",
@@ -58,11 +62,14 @@ class FeedService:
         self._mirrors: list[tuple[FeedType, Actor, Task]] = []
         self._due = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._trimmer: asyncio.Task[None] | None = None
+        self._grown = False  # written to since the last trim
         self._projects: dict[str, int] = {}
 
     def start(self) -> None:
         if self._writer is None:
             self._writer = asyncio.create_task(self._write_forever(), name="ats-feed-writer")
+            self._trimmer = asyncio.create_task(self._trim_forever(), name="ats-feed-trimmer")
 
     async def stop(self) -> None:
         """Write what is queued, then stop."""
@@ -73,16 +80,19 @@ class FeedService:
                 while self._pending or self._mirrors:
                     self._due.set()
                     await asyncio.sleep(0.01)
-        self._writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._writer
-        self._writer = None
+        for task in (self._writer, self._trimmer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._writer = self._trimmer = None
 
     # --- writing --------------------------------------------------------------------------------
 
     async def publish(self, item: NewFeedEvent) -> FeedEvent:
         if self._writer is None:  # not started (tests, tools): write directly
-            [event] = await self.store.publish_feed([item], self.clock(), self.keep)
+            [event] = await self.store.publish_feed([item], self.clock())
+            self._grown = True
             self.on_write()
             return event
         done: asyncio.Future[FeedEvent] = asyncio.get_running_loop().create_future()
@@ -110,7 +120,7 @@ class FeedService:
 
     async def _write(self, batch: list[Pending]) -> None:
         try:
-            events = await self.store.publish_feed([i for i, _ in batch], self.clock(), self.keep)
+            events = await self.store.publish_feed([i for i, _ in batch], self.clock())
         except Exception as exc:
             waiting = [f for _, f in batch if f is not None and not f.done()]
             for w in waiting:
@@ -121,7 +131,21 @@ class FeedService:
         for (_, f), event in zip(batch, events, strict=True):
             if f is not None and not f.done():  # a caller that went away is simply not told
                 f.set_result(event)
+        self._grown = True
         self.on_write()
+
+    async def _trim_forever(self) -> None:
+        """Retention, off the publish path: a trim deletes from the old end of the index, which
+        can take a while after a burst; publishes never wait for it."""
+        while True:
+            await asyncio.sleep(TRIM_EVERY_S)
+            if self._grown and self.keep > 0:
+                self._grown = False
+                try:
+                    await self.store.trim_feed(self.keep)
+                except Exception:  # the next round tries again
+                    self._grown = True
+                    log.exception("feed retention round failed")
 
     async def _resolve_mirrors(self) -> None:
         mirrors, self._mirrors = self._mirrors, []
@@ -162,7 +186,8 @@ class FeedService:
         return await self.store.feed_stats(project_id)
 
     async def import_events(self, project_id: int, events: list[FeedEvent]) -> int:
-        added = await self.store.import_feed(project_id, events, self.keep)
+        added = await self.store.import_feed(project_id, events)
         if added:
+            await self.store.trim_feed(self.keep)
             self.on_write()
         return added

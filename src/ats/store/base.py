@@ -222,13 +222,15 @@ class Store(Protocol):
 
     # --- the activity feed (ids are ULIDs in commit order; see ats.ulids) ---
 
-    async def publish_feed(
-        self, items: list[NewFeedEvent], now: Millis, keep: int
-    ) -> list[FeedEvent]:
-        """Append in one transaction, then trim each project to its newest ``keep`` (0: all)."""
+    async def publish_feed(self, items: list[NewFeedEvent], now: Millis) -> list[FeedEvent]:
+        """Append in one transaction; ids above every id handed out before."""
         ...
 
-    async def import_feed(self, project_id: int, events: list[FeedEvent], keep: int) -> int:
+    async def trim_feed(self, keep: int) -> int:
+        """Delete each project's oldest events beyond its newest ``keep``; how many went."""
+        ...
+
+    async def import_feed(self, project_id: int, events: list[FeedEvent]) -> int:
         """Append events that carry their own ids, all or nothing; ids already there are
         skipped. Returns how many were added."""
         ...
@@ -408,17 +410,6 @@ def published(event_id: str, item: NewFeedEvent, now: Millis, project: str) -> F
         metadata=item.metadata,
         project=project,
     )
-
-
-def feed_excess(total: int, keep: int) -> int:
-    """How many of a project's oldest feed events to delete now (0: none yet).
-
-    Retention lets a project run 1 % over ``keep`` before trimming it back to ``keep``, so the
-    delete happens once per hundred publishes rather than on every one.
-    """
-    if keep <= 0 or total <= keep + keep // 100:
-        return 0
-    return total - keep
 
 
 def feed_stats_document(

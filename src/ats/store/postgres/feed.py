@@ -10,7 +10,6 @@ from ats.models import FeedEvent, Millis
 from ats.store.base import (
     FeedQuery,
     NewFeedEvent,
-    feed_excess,
     feed_from_row,
     feed_stats_document,
     published,
@@ -23,9 +22,7 @@ CHUNK = 5000
 
 
 class PgFeed(PgCatalog):
-    async def publish_feed(
-        self, items: list[NewFeedEvent], now: Millis, keep: int
-    ) -> list[FeedEvent]:
+    async def publish_feed(self, items: list[NewFeedEvent], now: Millis) -> list[FeedEvent]:
         """One statement when this process's idea of the clock is right (it is, unless another
         process published since); otherwise a transaction that locks the clock row first."""
         last = self._feed_clock
@@ -38,8 +35,6 @@ class PgFeed(PgCatalog):
         if not counts:
             ids, counts = await self._retrying(partial(self._publish_locked, items, now))
         self._feed_clock = ids[-1]
-        for project_id, total in counts:
-            await self._trim(project_id, total, keep)
         return [
             published(event_id, i, now, await self.project_path(i.project_id))
             for event_id, i in zip(ids, items, strict=True)
@@ -57,18 +52,22 @@ class PgFeed(PgCatalog):
                 counts.append((project_id, await conn.fetchval(Q["feed_count_add"], project_id, n)))
         return ids, counts
 
-    async def _trim(self, project_id: int, total: int, keep: int) -> None:
-        excess = feed_excess(total, keep)
-        if excess:
+    async def trim_feed(self, keep: int) -> int:
+        async def body() -> int:
+            gone = 0
+            async with self.pool.acquire() as conn, conn.transaction():
+                if not await conn.fetchval(Q["pg_feed_trim_lock"]):
+                    return 0  # another process is at it
+                for row in await conn.fetch(Q["feed_over"], keep):
+                    status = await conn.execute(Q["feed_trim"], row["project_id"], row["n"] - keep)
+                    deleted = int(status.split()[-1])
+                    await conn.execute(Q["feed_count_sub"], row["project_id"], deleted)
+                    gone += deleted
+            return gone
 
-            async def body() -> None:
-                async with self.pool.acquire() as conn, conn.transaction():
-                    await conn.execute(Q["feed_trim"], project_id, excess)
-                    await conn.execute(Q["feed_count_sub"], project_id, excess)
+        return await self._retrying(body) if keep > 0 else 0
 
-            await self._retrying(body)
-
-    async def import_feed(self, project_id: int, events: list[FeedEvent], keep: int) -> int:
+    async def import_feed(self, project_id: int, events: list[FeedEvent]) -> int:
         async def body() -> int:
             added = 0
             async with self.pool.acquire() as conn, conn.transaction():
@@ -85,11 +84,7 @@ class PgFeed(PgCatalog):
                 if events:
                     await conn.execute(Q["feed_set_clock"], max(e.id for e in events))
                 if added:
-                    total = await conn.fetchval(Q["feed_count_add"], project_id, added)
-                    excess = feed_excess(total, keep)
-                    if excess:
-                        await conn.execute(Q["feed_trim"], project_id, excess)
-                        await conn.execute(Q["feed_count_sub"], project_id, excess)
+                    await conn.fetchval(Q["feed_count_add"], project_id, added)
             self._feed_clock = None
             return added
 

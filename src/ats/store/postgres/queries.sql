@@ -385,6 +385,13 @@ DELETE FROM feed_events
 -- name: feed_count_sub
 UPDATE feed_counts SET n = n - $2 WHERE project_id = $1
 
+-- name: feed_over
+SELECT project_id, n FROM feed_counts WHERE n > $1 ORDER BY project_id
+
+-- name: pg_feed_trim_lock
+-- one trimmer at a time across server processes; publishes are not blocked by it
+SELECT pg_try_advisory_xact_lock(1096045315)
+
 -- name: feed_after
 SELECT * FROM feed_events
  WHERE id > $1

@@ -9,7 +9,6 @@ from ats.models import FeedEvent, Millis
 from ats.store.base import (
     FeedQuery,
     NewFeedEvent,
-    feed_excess,
     feed_from_row,
     feed_stats_document,
     published,
@@ -20,9 +19,7 @@ from ats.ulids import next_ids
 
 
 class SqliteFeed(SqliteCatalog):
-    async def publish_feed(
-        self, items: list[NewFeedEvent], now: Millis, keep: int
-    ) -> list[FeedEvent]:
+    async def publish_feed(self, items: list[NewFeedEvent], now: Millis) -> list[FeedEvent]:
         async with self._write():
             last = self._one("feed_lock")
             ids = next_ids(last["last_id"] if last else "", now, len(items))
@@ -32,13 +29,14 @@ class SqliteFeed(SqliteCatalog):
                     i.detail, _dumps(i.metadata), now,
                 )  # fmt: skip
             self._all("feed_set_clock", ids[-1])
-            self._count_and_trim(Counter(i.project_id for i in items), keep)
+            for project_id, n in Counter(i.project_id for i in items).items():
+                self._all("feed_count_add", project_id, n)
         return [
             published(event_id, i, now, self.project_path(i.project_id))
             for event_id, i in zip(ids, items, strict=True)
         ]
 
-    async def import_feed(self, project_id: int, events: list[FeedEvent], keep: int) -> int:
+    async def import_feed(self, project_id: int, events: list[FeedEvent]) -> int:
         added = 0
         async with self._write():
             for e in events:
@@ -47,16 +45,21 @@ class SqliteFeed(SqliteCatalog):
             if events:
                 self._all("feed_set_clock", max(e.id for e in events))
             if added:
-                self._count_and_trim({project_id: added}, keep)
+                self._all("feed_count_add", project_id, added)
         return added
 
-    def _count_and_trim(self, added: dict[int, int] | Counter[int], keep: int) -> None:
-        for project_id, n in added.items():
-            row = self._one("feed_count_add", project_id, n)
-            excess = feed_excess(int(row["n"]) if row else n, keep)
-            if excess:
-                self._all("feed_trim", project_id, excess)
-                self._all("feed_count_sub", project_id, excess)
+    async def trim_feed(self, keep: int) -> int:
+        if keep <= 0:
+            return 0
+        gone = 0
+        async with self._write():
+            for row in self._all("feed_over", keep):
+                before = self.db.total_changes
+                self._all("feed_trim", row["project_id"], row["n"] - keep)
+                deleted = self.db.total_changes - before
+                self._all("feed_count_sub", row["project_id"], deleted)
+                gone += deleted
+        return gone
 
     async def list_feed(self, q: FeedQuery) -> list[FeedEvent]:
         if q.after is None:

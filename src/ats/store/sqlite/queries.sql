@@ -273,6 +273,9 @@ DELETE FROM feed_events
 -- name: feed_count_sub
 UPDATE feed_counts SET n = n - ?2 WHERE project_id = ?1
 
+-- name: feed_over
+SELECT project_id, n FROM feed_counts WHERE n > ?1 ORDER BY project_id
+
 -- name: feed_after
 SELECT * FROM feed_events
  WHERE id > ?1
