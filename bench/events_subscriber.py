@@ -23,9 +23,10 @@ import asyncio
 import resource
 import sys
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import uvloop
@@ -56,21 +57,30 @@ class RungStats:
         return {**self.__dict__, "hist": dict(self.hist), "stamp_hist": dict(self.stamp_hist)}
 
 
-class Pool:
-    def __init__(self, port: int, count: int, first: int, channel: str | None) -> None:
+class Subscribers(Protocol):
+    live: bool
+
+    async def connect(self) -> None: ...
+
+    async def keep_alive(self) -> None: ...
+
+
+class PoolBase:
+    """What one subscriber process counts, whatever the wire (WebSocket here, SSE for the feed)."""
+
+    def __init__(self, port: int, count: int, first: int) -> None:
         self.port = port
         self.count = count
         self.first = first
-        self.channel = channel
         self.rungs: dict[int, RungStats] = {}
-        self.order_violations = 0  # an event id not above the previous one on that connection
+        self.order_violations = 0  # an id not above the previous one on that connection
         self.closes: Counter[int] = Counter()
         self.resumes = 0
         self.errors: list[str] = []
         self.error_count = 0
         self.quitting = False
-        self.stamps: dict[str, float] = {}  # created_at text → epoch: parsed once per process
-        self.subscribers = [Subscriber(self, i) for i in range(count)]
+        self.stamps: dict[str, float] = {}  # timestamp text → epoch: parsed once per process
+        self.subscribers: list[Any] = []
 
     def error(self, message: str) -> None:
         self.error_count += 1
@@ -82,6 +92,14 @@ class Pool:
         if stats is None:
             stats = self.rungs[r] = RungStats([0] * self.count, [0] * self.count)
         return stats
+
+    def stamp(self, text: str) -> float:
+        stamped = self.stamps.get(text)
+        if stamped is None:
+            if len(self.stamps) > STAMPS_KEPT:
+                self.stamps.clear()
+            stamped = self.stamps[text] = datetime.fromisoformat(text).timestamp()
+        return stamped
 
     def stats(self) -> dict[str, Any]:
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -95,6 +113,13 @@ class Pool:
             "error_count": self.error_count,
             "rungs": {r: s.as_json() for r, s in self.rungs.items()},
         }
+
+
+class Pool(PoolBase):
+    def __init__(self, port: int, count: int, first: int, channel: str | None) -> None:
+        super().__init__(port, count, first)
+        self.channel = channel
+        self.subscribers = [Subscriber(self, i) for i in range(count)]
 
 
 class Subscriber:
@@ -157,12 +182,7 @@ class Subscriber:
             ms = max(0.0, (now - sent) * 1000.0)
             stats.hist[int(ms / HIST_STEP_MS)] += 1
             stats.max_ms = max(stats.max_ms, ms)
-        stamped = self.pool.stamps.get(envelope["created_at"])
-        if stamped is None:
-            if len(self.pool.stamps) > STAMPS_KEPT:
-                self.pool.stamps.clear()
-            stamped = datetime.fromisoformat(envelope["created_at"]).timestamp()
-            self.pool.stamps[envelope["created_at"]] = stamped
+        stamped = self.pool.stamp(envelope["created_at"])
         stats.stamp_hist[int(max(0.0, (now - stamped) * 1000.0) / HIST_STEP_MS)] += 1
 
 
@@ -171,23 +191,17 @@ def _answer(document: dict[str, Any]) -> None:
     sys.stdout.buffer.flush()
 
 
-async def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--count", type=int, required=True)
-    parser.add_argument("--first", type=int, default=0, help="index of the first subscriber")
-    parser.add_argument("--channel", default=None, help="absent: every channel")
-    args = parser.parse_args(argv)
-    pool = Pool(args.port, args.count, args.first, args.channel)
+async def serve(pool: PoolBase, close: Callable[[], Awaitable[None]]) -> None:
+    """Connect every subscriber, say "ready", then answer the driver's commands on stdin."""
     gate = asyncio.Semaphore(CONNECTING_AT_ONCE)  # a burst of 500 upgrades overflows the backlog
 
-    async def connect(sub: Subscriber) -> None:
+    async def connect(sub: Subscribers) -> None:
         async with gate:
             await sub.connect()
 
     await asyncio.gather(*(connect(s) for s in pool.subscribers))
     keepers = [asyncio.create_task(s.keep_alive()) for s in pool.subscribers]
-    _answer({"ready": args.count})
+    _answer({"ready": pool.count})
 
     loop = asyncio.get_running_loop()
     commands = asyncio.StreamReader()
@@ -202,10 +216,29 @@ async def main(argv: list[str]) -> None:
         elif command["cmd"] == "quit":
             break
     pool.quitting = True
-    await close_all([s.client for s in pool.subscribers if s.client is not None])
+    await close()
     for keeper in keepers:
         keeper.cancel()
     _answer({"bye": True})
+
+
+def pool_arguments(argv: list[str], filter_help: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--first", type=int, default=0, help="index of the first subscriber")
+    parser.add_argument("--channel", default=None, help=filter_help)
+    return parser.parse_args(argv)
+
+
+async def main(argv: list[str]) -> None:
+    args = pool_arguments(argv, "absent: every channel")
+    pool = Pool(args.port, args.count, args.first, args.channel)
+
+    async def close() -> None:
+        await close_all([s.client for s in pool.subscribers if s.client is not None])
+
+    await serve(pool, close)
 
 
 if __name__ == "__main__":

@@ -12,20 +12,15 @@ exactly once and in id order; 1 otherwise. Missed targets show in the tables, no
 from __future__ import annotations
 
 import argparse
-import platform
-import shutil
 import sys
-import tempfile
-import time
 from pathlib import Path
-from typing import Any
 
 import uvloop
+from driver import drive
 from feed_load import FeedPlan, Latency, Throughput
 from feed_report import BackendResult, render, write_json
 from measure import Plan
 from rich.console import Console
-from run import source_version
 from target import PG_ADMIN, Backend, fresh_database, running_server
 
 
@@ -82,7 +77,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 async def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    backends: list[Backend] = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     plan = FeedPlan(
         duration=args.duration,
         clients=(1, args.clients),
@@ -90,32 +84,19 @@ async def main(argv: list[str]) -> int:
         subscribers=args.subscribers,
         processes=args.client_procs,
     )
-    console = Console(width=None if sys.stdout.isatty() else 170)
-    meta: dict[str, Any] = {
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "duration": plan.duration,
-        "plan": {**plan.__dict__, "clients": list(plan.clients)},
-        "python": platform.python_version(),
-        "command": " ".join(["bench/feed.py", *argv]),
-        **source_version(),
-    }
-    console.print(f"measuring {meta['ats_source']} at {meta['commit']} (dirty: {meta['dirty']})")
-    results: dict[str, BackendResult] = {}
-    logs = tempfile.mkdtemp(prefix="ats_bench_feed_")
-    try:
-        for backend in backends:
-            results[backend] = await measure_backend(
-                backend, plan, Path(logs), args.pg_admin_url, console
-            )
-            render(console, backend, results[backend], meta)
-    finally:
-        if args.keep_logs or any(r.server_log for r in results.values()):
-            console.print(f"logs: {logs}")
-        else:
-            shutil.rmtree(logs, ignore_errors=True)
-    path = write_json(results, meta)
-    console.print(f"results: {path}")
-    return 1 if any(r.failed() for r in results.values()) else 0
+    return await drive(
+        "feed",
+        argv,
+        choice=args.backend,
+        plan={**plan.__dict__, "clients": list(plan.clients)},
+        duration=plan.duration,
+        keep_logs=args.keep_logs,
+        measure=lambda backend, logs, console: measure_backend(
+            backend, plan, logs, args.pg_admin_url, console
+        ),
+        render=render,
+        write_json=write_json,
+    )
 
 
 if __name__ == "__main__":

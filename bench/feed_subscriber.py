@@ -17,19 +17,13 @@ it got, as SPEC §7 tells clients to, so a gap after a resume is still a loss.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import resource
 import sys
 import zlib
-from collections import Counter
-from datetime import datetime
-from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 import uvloop
-from events_subscriber import HIST_STEP_MS, UNTAGGED, RungStats
+from events_subscriber import HIST_STEP_MS, UNTAGGED, PoolBase, pool_arguments, serve
 from feed_wire import SseClient, open_sse
 
 MAX_ERRORS_KEPT = 10
@@ -38,53 +32,11 @@ STAMPS_KEPT = 10_000
 ENDED, LOST = 1, 2  # keys of ``closes``: the server ended the stream / the connection dropped
 
 
-class Pool:
+class Pool(PoolBase):
     def __init__(self, port: int, count: int, first: int, agent: str | None) -> None:
-        self.port = port
-        self.count = count
-        self.first = first
+        super().__init__(port, count, first)
         self.query = urlencode({"agent": agent}) if agent else ""
-        self.rungs: dict[int, RungStats] = {}
-        self.order_violations = 0  # an event id not above the previous one on that stream
-        self.closes: Counter[int] = Counter()
-        self.resumes = 0
-        self.errors: list[str] = []
-        self.error_count = 0
-        self.quitting = False
-        self.stamps: dict[str, float] = {}  # timestamp text → epoch: parsed once per process
         self.subscribers = [Subscriber(self, i) for i in range(count)]
-
-    def error(self, message: str) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_ERRORS_KEPT:
-            self.errors.append(message)
-
-    def rung(self, r: int) -> RungStats:
-        stats = self.rungs.get(r)
-        if stats is None:
-            stats = self.rungs[r] = RungStats([0] * self.count, [0] * self.count)
-        return stats
-
-    def stamp(self, text: str) -> float:
-        stamped = self.stamps.get(text)
-        if stamped is None:
-            if len(self.stamps) > STAMPS_KEPT:
-                self.stamps.clear()
-            stamped = self.stamps[text] = datetime.fromisoformat(text).timestamp()
-        return stamped
-
-    def stats(self) -> dict[str, Any]:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return {
-            "cpu": usage.ru_utime + usage.ru_stime,
-            "open": sum(1 for s in self.subscribers if s.live),
-            "order_violations": self.order_violations,
-            "closes": dict(self.closes),
-            "resumes": self.resumes,
-            "errors": self.errors,
-            "error_count": self.error_count,
-            "rungs": {r: s.as_json() for r, s in self.rungs.items()},
-        }
 
 
 class Subscriber:
@@ -143,48 +95,16 @@ class Subscriber:
         stats.stamp_hist[int(max(0.0, (now - stamped) * 1000.0) / HIST_STEP_MS)] += 1
 
 
-def _answer(document: dict[str, Any]) -> None:
-    sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS) + b"\n")
-    sys.stdout.buffer.flush()
-
-
 async def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--count", type=int, required=True)
-    parser.add_argument("--first", type=int, default=0, help="index of the first subscriber")
-    parser.add_argument("--channel", default=None, help="an agent to filter on; absent: all")
-    args = parser.parse_args(argv)
+    args = pool_arguments(argv, "an agent to filter on; absent: all")
     pool = Pool(args.port, args.count, args.first, args.channel)
-    gate = asyncio.Semaphore(CONNECTING_AT_ONCE)  # a burst of connects overflows the backlog
 
-    async def connect(sub: Subscriber) -> None:
-        async with gate:
-            await sub.connect()
+    async def close() -> None:
+        for sub in pool.subscribers:
+            if sub.client is not None:
+                sub.client.close()
 
-    await asyncio.gather(*(connect(s) for s in pool.subscribers))
-    keepers = [asyncio.create_task(s.keep_alive()) for s in pool.subscribers]
-    _answer({"ready": args.count})
-
-    loop = asyncio.get_running_loop()
-    commands = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
-    while line := await commands.readline():
-        command = orjson.loads(line)
-        if command["cmd"] == "progress":
-            stats = pool.rungs.get(command["rung"])
-            _answer({"fewest": min(stats.count) if stats else 0})
-        elif command["cmd"] == "stats":
-            _answer(pool.stats())
-        elif command["cmd"] == "quit":
-            break
-    pool.quitting = True
-    for sub in pool.subscribers:
-        if sub.client is not None:
-            sub.client.close()
-    for keeper in keepers:
-        keeper.cancel()
-    _answer({"bye": True})
+    await serve(pool, close)
 
 
 if __name__ == "__main__":
