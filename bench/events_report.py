@@ -85,40 +85,12 @@ def render(console: Console, backend: str, result: BackendResult, meta: dict[str
             f"at ≥ {MANY_RATE:,.0f} deliveries/s"
         ),
     )
-    for column in ("scenario", "ev/s", "made/s", "deliv/s", "p50", "p99", "max",
-                   "stamp p50/p99", "lost", "dup", "resumed", "srv", "cli", "db", "oth",
-                   "verdict"):  # fmt: skip
-        left = column == "scenario"
-        table.add_column(column, justify="left" if left else "right", no_wrap=True)
+    add_delivery_columns(table, "verdict")
     for fig in result.delivery:
         _, verdict, ok = delivery_verdict(fig)
-        table.add_row(
-            fig.name,
-            _num(fig.offered),
-            _num(fig.create_rate),
-            _num(fig.delivery_rate),
-            _num(fig.p50_ms, 1),
-            _num(fig.p99_ms, 1),
-            _num(fig.max_ms, 1),
-            f"{_num(fig.stamp_p50_ms, 1)} / {_num(fig.stamp_p99_ms, 1)}",
-            f"{fig.missing + fig.wrong:,}",
-            f"{fig.extra + fig.order_violations:,}",
-            f"{fig.resumes:,}",
-            _num(fig.server_cpu, 2),
-            _num(fig.client_cpu, 2),
-            _num(fig.db_cpu, 2),
-            _num(fig.other_cpu, 2),
-            _verdict(verdict, ok),
-        )
+        table.add_row(*delivery_cells(fig), _verdict(verdict, ok))
     console.print(table)
-    for fig in result.delivery:
-        label = f"{fig.name} @ {fig.offered:,.0f}/s"
-        if fig.error_count:
-            console.print(f"[red]{label}: {fig.error_count} errors[/]")
-            for error in fig.errors:
-                console.print(f"  [red]{error}[/]")
-        for note in fig.notes:
-            console.print(f"  [dim]{label}: {note}[/]")
+    print_figure_notes(console, result.delivery)
     if any((fig.other_cpu or 0.0) > NOISY for fig in result.delivery):
         console.print(f"  [dim]oth > {NOISY} cores: other processes were busy, a noisy figure[/]")
     _many_summary(console, result.delivery)
@@ -205,3 +177,47 @@ def write_json(results: dict[str, BackendResult], meta: dict[str, Any]) -> Path:
         }
     path.write_text(json.dumps(document, indent=2) + "\n")
     return path
+
+
+DELIVERY_COLUMNS = (
+    "scenario", "ev/s", "made/s", "deliv/s", "p50", "p99", "max", "stamp p50/p99", "lost", "dup",
+    "resumed", "srv", "cli", "db", "oth",
+)  # fmt: skip
+
+
+def add_delivery_columns(table: Table, *more: str) -> None:
+    for column in (*DELIVERY_COLUMNS, *more):
+        left = column == "scenario"
+        table.add_column(column, justify="left" if left else "right", no_wrap=True)
+
+
+def delivery_cells(fig: EventFigure) -> list[str]:
+    """A latency row's cells, in DELIVERY_COLUMNS order (shared with the feed benchmark)."""
+    return [
+        fig.name,
+        _num(fig.offered),
+        _num(fig.create_rate),
+        _num(fig.delivery_rate),
+        _num(fig.p50_ms, 1),
+        _num(fig.p99_ms, 1),
+        _num(fig.max_ms, 1),
+        f"{_num(fig.stamp_p50_ms, 1)} / {_num(fig.stamp_p99_ms, 1)}",
+        f"{fig.missing + fig.wrong:,}",
+        f"{fig.extra + fig.order_violations:,}",
+        f"{fig.resumes:,}",
+        _num(fig.server_cpu, 2),
+        _num(fig.client_cpu, 2),
+        _num(fig.db_cpu, 2),
+        _num(fig.other_cpu, 2),
+    ]
+
+
+def print_figure_notes(console: Console, figures: list[EventFigure]) -> None:
+    for fig in figures:
+        label = f"{fig.name} @ {fig.offered:,.0f}/s"
+        if fig.error_count:
+            console.print(f"[red]{label}: {fig.error_count} errors[/]")
+            for error in fig.errors:
+                console.print(f"  [red]{error}[/]")
+        for note in fig.notes:
+            console.print(f"  [dim]{label}: {note}[/]")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from events_load import EventFigure
-from events_report import NOISY
+from events_report import NOISY, add_delivery_columns, delivery_cells, print_figure_notes
 from feed_load import ThroughputRow
 from report import RESULTS
 from rich.console import Console
@@ -133,41 +133,12 @@ def _render_latency(
             f"publisher. Target: 1 subscriber p99 ≤ {SINGLE_P99_MS:.0f} ms"
         ),
     )
-    for column in ("scenario", "ev/s", "made/s", "deliv/s", "p50", "p99", "max",
-                   "stamp p50/p99", "lost", "dup", "resumed", "srv", "cli", "db", "oth",
-                   "target", "verdict"):  # fmt: skip
-        left = column == "scenario"
-        table.add_column(column, justify="left" if left else "right", no_wrap=True)
+    add_delivery_columns(table, "target", "verdict")
     for fig in figures:
         target, verdict, ok = latency_verdict(fig)
-        table.add_row(
-            fig.name,
-            _num(fig.offered),
-            _num(fig.create_rate),
-            _num(fig.delivery_rate),
-            _num(fig.p50_ms, 1),
-            _num(fig.p99_ms, 1),
-            _num(fig.max_ms, 1),
-            f"{_num(fig.stamp_p50_ms, 1)} / {_num(fig.stamp_p99_ms, 1)}",
-            f"{fig.missing + fig.wrong:,}",
-            f"{fig.extra + fig.order_violations:,}",
-            f"{fig.resumes:,}",
-            _num(fig.server_cpu, 2),
-            _num(fig.client_cpu, 2),
-            _num(fig.db_cpu, 2),
-            _num(fig.other_cpu, 2),
-            target,
-            _verdict(verdict, ok),
-        )
+        table.add_row(*delivery_cells(fig), target, _verdict(verdict, ok))
     console.print(table)
-    for fig in figures:
-        label = f"{fig.name} @ {fig.offered:,.0f}/s"
-        if fig.error_count:
-            console.print(f"[red]{label}: {fig.error_count} errors[/]")
-            for error in fig.errors:
-                console.print(f"  [red]{error}[/]")
-        for note in fig.notes:
-            console.print(f"  [dim]{label}: {note}[/]")
+    print_figure_notes(console, figures)
     if any((fig.other_cpu or 0.0) > NOISY for fig in figures):
         console.print(f"  [dim]oth > {NOISY} cores: other processes were busy, a noisy figure[/]")
 
