@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 
-from ats.cli import feed as feed_module
 from ats.cli import session as session_module
 
 from .conftest import Ats
@@ -76,7 +75,6 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FeedFake:
             super().__init__(*args, **kwargs, transport=server.transport())
 
     monkeypatch.setattr(session_module, "AsyncClient", Scripted)
-    monkeypatch.setattr(feed_module, "AsyncClient", Scripted)  # `feed tail` builds its own
     return server
 
 

@@ -8,10 +8,7 @@ Ctrl-C or SIGTERM exits 0. ``export`` / ``import`` read and write the reference'
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
-import signal
 import sys
 from pathlib import Path
 
@@ -19,9 +16,9 @@ import orjson
 import typer
 
 from ats.cli import render
+from ats.cli.follow import follow
 from ats.cli.parsing import SINCE_FORMS, parse_json_object, parse_since
-from ats.cli.session import Session, run_async, session, trace
-from ats.client import AsyncClient
+from ats.cli.session import Session, session
 from ats.errors import AtsError, InvalidInput
 from ats.models import FeedEvent, FeedType
 
@@ -187,41 +184,6 @@ def table_line(event: FeedEvent) -> str:
     return f"{when}  {event.type.value:<14}  {event.agent}: {event.summary}\n"
 
 
-async def _tail(s: Session, agent: str | None, kind: FeedType | None, since: str | None) -> None:
-    loop = asyncio.get_running_loop()
-    me = asyncio.current_task()
-    assert me is not None
-    loop.add_signal_handler(signal.SIGTERM, me.cancel)
-    out = sys.stdout
-    connections = 0
-
-    def connected(last: str | None) -> None:
-        nonlocal connections
-        connections += 1
-        if connections == 1:
-            render.notice(f"Following the activity feed at {s.settings.url} (Ctrl-C to stop)")
-        else:
-            render.notice(f"Reconnected; resuming after {last}" if last else "Reconnected")
-
-    def disconnected(reason: str, delay: float) -> None:
-        render.notice(f"Disconnected ({reason}); reconnecting in {delay:.1f}s")
-
-    tracer = trace if s.options.verbose else None
-    async with AsyncClient.from_settings(s.settings, trace=tracer) as client:
-        stream = client.feed_stream(
-            agent=agent,
-            type=kind,
-            since=since,
-            on_connect=connected,
-            on_disconnect=disconnected,
-        )
-        with contextlib.suppress(asyncio.CancelledError):
-            async with stream:
-                async for event in stream:
-                    out.write(json_line(event) if s.json else table_line(event))
-                    out.flush()
-
-
 @feed_app.command()
 def tail(
     ctx: typer.Context,
@@ -233,5 +195,16 @@ def tail(
     s = session(ctx)
     kind = _type_filter(type)
     after = feed_since(since) if since is not None else None
-    with contextlib.suppress(KeyboardInterrupt):
-        run_async(_tail(s, agent, kind, after))
+    follow(
+        s,
+        lambda client, connected, disconnected: client.feed_stream(
+            agent=agent,
+            type=kind,
+            since=after,
+            on_connect=connected,
+            on_disconnect=disconnected,
+        ),
+        json_line if s.json else table_line,
+        following=f"Following the activity feed at {s.settings.url} (Ctrl-C to stop)",
+        resumed=lambda last: f"Reconnected; resuming after {last}" if last else "Reconnected",
+    )

@@ -83,13 +83,17 @@ class Session:
     def json(self) -> bool:
         return self.options.format is OutputFormat.JSON
 
+    def client(self) -> AsyncClient:
+        """A client on the resolved settings (tracing requests with -v); the caller closes it."""
+        tracer = trace if self.options.verbose else None
+        return AsyncClient.from_settings(self.settings, trace=tracer)
+
     def call(self, operation: Callable[[AsyncClient], Awaitable[T]]) -> Reply[T]:
         """Run ``operation`` against the server; AtsError propagates to main()."""
-        settings = self.settings
+        _ = self.settings  # resolved (bad config reported) before entering asyncio
 
         async def go() -> Reply[T]:
-            tracer = trace if self.options.verbose else None
-            async with AsyncClient.from_settings(settings, trace=tracer) as client:
+            async with self.client() as client:
                 with capture_json() as bodies:
                     value = await operation(client)
             return Reply(value, bodies)

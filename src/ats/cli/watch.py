@@ -7,9 +7,6 @@ Notices (reconnecting…) go to stderr, so stdout stays parseable. Ctrl-C or SIG
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import signal
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -17,9 +14,8 @@ from typing import Any
 import orjson
 import typer
 
-from ats.cli import render
-from ats.cli.session import Session, run_async, session, trace
-from ats.client import AsyncClient
+from ats.cli.follow import follow
+from ats.cli.session import session
 from ats.models import Event, EventType, iso
 
 watch_app = typer.Typer()
@@ -71,52 +67,6 @@ def table_line(event: Event, tty: bool) -> str:
     return f"{local:%H:%M:%S} {event.type.value:<19} {text}\n"
 
 
-async def _watch(
-    s: Session,
-    channels: list[str] | None,
-    task_types: list[str] | None,
-    event_types: list[str] | None,
-    since: int | None,
-) -> None:
-    loop = asyncio.get_running_loop()
-    me = asyncio.current_task()
-    assert me is not None
-    loop.add_signal_handler(signal.SIGTERM, me.cancel)
-    out = sys.stdout
-    tty = out.isatty()
-
-    connections = 0
-
-    def connected(after: int) -> None:
-        nonlocal connections
-        connections += 1
-        if connections == 1:
-            render.notice(f"Watching events at {s.settings.url} (Ctrl-C to stop)")
-        else:
-            render.notice(f"Reconnected; resuming after event {after}")
-
-    def disconnected(reason: str, delay: float) -> None:
-        render.notice(f"Disconnected ({reason}); reconnecting in {delay:.1f}s")
-
-    tracer = trace if s.options.verbose else None
-    async with AsyncClient.from_settings(s.settings, trace=tracer) as client:
-        stream = client.events(
-            channels=channels,
-            task_types=task_types,
-            event_types=event_types,
-            since=since,
-            on_connect=connected,
-            on_disconnect=disconnected,
-        )
-        with contextlib.suppress(asyncio.CancelledError):
-            async for event in stream:
-                if s.json:
-                    out.write(json_line(event).decode())
-                else:
-                    out.write(table_line(event, tty))
-                out.flush()
-
-
 @watch_app.command(rich_help_panel="Tasks")
 def watch(
     ctx: typer.Context,
@@ -136,5 +86,19 @@ def watch(
     """Print task events as they happen; reconnects and resumes by itself."""
     s = session(ctx)
     wanted = _event_types(events)
-    with contextlib.suppress(KeyboardInterrupt):
-        run_async(_watch(s, _list(channel), _list(type), wanted, since))
+    channels, task_types = _list(channel), _list(type)
+    tty = sys.stdout.isatty()
+    follow(
+        s,
+        lambda client, connected, disconnected: client.events(
+            channels=channels,
+            task_types=task_types,
+            event_types=wanted,
+            since=since,
+            on_connect=connected,
+            on_disconnect=disconnected,
+        ),
+        (lambda e: json_line(e).decode()) if s.json else (lambda e: table_line(e, tty)),
+        following=f"Watching events at {s.settings.url} (Ctrl-C to stop)",
+        resumed=lambda after: f"Reconnected; resuming after event {after}",
+    )
