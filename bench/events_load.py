@@ -78,41 +78,61 @@ class Created:
 
 
 async def paced_create(port: int, rate: float, duration: float, rung: int) -> Created:
-    """``rate`` tasks/s for ``duration`` s; slot i is due at start + i/rate. A connection that
-    is late takes the next slot at once; with ``CREATORS`` connections, a slow server lowers the
-    rate rather than the load bursting."""
-    conns = [await connect("lean", HOST, port, {"X-Actor-ID": f"bench-creator-{i}"})
+    """``rate`` tasks/s for ``duration`` s (see :func:`paced_post`); ``ids``: the task ids."""
+
+    def body(slot: int) -> dict[str, Any]:
+        return {"title": f"bench event {slot}", "channel": CHANNEL,
+                "payload": {"t": time.time(), "r": rung}}  # fmt: skip
+
+    return await paced_post(
+        port, rate, duration, "/tasks", body, lambda answer: int(answer["id"]), "bench-creator"
+    )
+
+
+async def paced_post(
+    port: int,
+    rate: float,
+    duration: float,
+    path: str,
+    body: Callable[[int], dict[str, Any]],
+    key: Callable[[dict[str, Any]], int],
+    who: str,
+) -> Created:
+    """POST ``body(slot)`` to ``path`` ``rate`` times a second for ``duration`` s; slot i is due
+    at start + i/rate. A connection that is late takes the next slot at once; with ``CREATORS``
+    connections, a slow server lowers the rate rather than the load bursting. ``Created.ids``
+    holds ``key(answer)`` of each 201."""
+    conns = [await connect("lean", HOST, port, {"X-Actor-ID": f"{who}-{i}"})
              for i in range(CREATORS)]  # fmt: skip
     tally, ids, slots = Tally(), [], itertools.count()
     total = int(rate * duration)
     t0, started = time.perf_counter() + 0.05, time.time() + 0.05
     deadline = t0 + duration
 
-    async def creator(conn: Connection) -> None:
+    async def poster(conn: Connection) -> None:
         # Slots end at ``total``, and nothing is sent after the deadline: a server that cannot
         # keep up gets fewer events, not a longer run.
         while (slot := next(slots)) < total and time.perf_counter() < deadline:
             delay = t0 + slot / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            body = {"title": f"bench event {slot}", "channel": CHANNEL,
-                    "payload": {"t": time.time(), "r": rung}}  # fmt: skip
+            payload = orjson.dumps(body(slot))
             sent = time.perf_counter()
             try:
-                status, answer = await conn.request("POST", "/tasks", orjson.dumps(body))
+                status, answer = await conn.request("POST", path, payload)
             except WireError as exc:
-                tally.error(f"POST /tasks: {exc}")
+                tally.error(f"POST {path}: {exc}")
                 return
             tally.latencies.append(time.perf_counter() - sent)
             tally.statuses[status] += 1
             if status != 201:
-                tally.error(f"POST /tasks -> {status}: {answer[:300]!r}")
+                tally.error(f"POST {path} -> {status}: {answer[:300]!r}")
                 continue
-            ids.append(orjson.loads(answer)["id"])
+            ids.append(key(orjson.loads(answer)))
             tally.done += 1
 
     try:
-        await asyncio.gather(*(creator(c) for c in conns))
+        await asyncio.gather(*(poster(c) for c in conns))
     finally:
         await asyncio.gather(*(c.close() for c in conns))
     return Created(ids, started, time.perf_counter() - t0, tally)

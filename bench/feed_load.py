@@ -4,7 +4,6 @@ publishing to SSE subscribers with exactly-once accounting (SPEC §7)."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 import zlib
 from collections.abc import Callable
@@ -14,16 +13,15 @@ from typing import Any
 
 import orjson
 from events_cpu import Cores, CpuWatch
-from events_load import Created, EventFigure, account
+from events_load import Created, EventFigure, account, paced_post
 from events_pool import Received, Subscribers
 from feed_subscriber import ENDED, LOST
 from http_load import HttpBench
 from measure import Figure, Tally
-from wire import Connection, WireError, connect
+from wire import Connection
 
 HOST = "127.0.0.1"
 SUBSCRIBER = Path(__file__).resolve().parent / "feed_subscriber.py"
-PUBLISHERS = 4  # connections taking the paced slots: one slow answer does not stall the pace
 LATENCY_AGENT = "bench-latency"
 
 
@@ -129,43 +127,18 @@ def _body(kind: str, client: int) -> bytes:
 
 
 async def paced_publish(port: int, rate: float, duration: float, rung: int) -> Created:
-    """``rate`` events/s for ``duration`` s, as events_load.paced_create does for tasks: slot i
-    is due at start + i/rate, a late connection takes the next slot at once, nothing is sent after
-    the deadline. ``Created.ids`` holds the CRC-32 of each acknowledged event id (what the
-    subscribers sum too)."""
-    conns = [await connect("lean", HOST, port, {"X-Actor-ID": f"bench-publisher-{i}"})
-             for i in range(PUBLISHERS)]  # fmt: skip
-    tally, ids, slots = Tally(), [], itertools.count()
-    total = int(rate * duration)
-    t0, started = time.perf_counter() + 0.05, time.time() + 0.05
-    deadline = t0 + duration
+    """``rate`` events/s for ``duration`` s, paced as ``events_load.paced_post`` does.
+    ``Created.ids`` holds the CRC-32 of each acknowledged event id (what the subscribers sum
+    too)."""
 
-    async def publisher(conn: Connection) -> None:
-        while (slot := next(slots)) < total and time.perf_counter() < deadline:
-            delay = t0 + slot / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            body = {"agent": LATENCY_AGENT, "type": "custom", "summary": f"bench event {slot}",
-                    "metadata": {"t": time.time(), "r": rung}}  # fmt: skip
-            sent = time.perf_counter()
-            try:
-                status, answer = await conn.request("POST", "/feed/events", orjson.dumps(body))
-            except WireError as exc:
-                tally.error(f"POST /feed/events: {exc}")
-                return
-            tally.latencies.append(time.perf_counter() - sent)
-            tally.statuses[status] += 1
-            if status != 201:
-                tally.error(f"POST /feed/events -> {status}: {answer[:300]!r}")
-                continue
-            ids.append(zlib.crc32(orjson.loads(answer)["id"].encode()))
-            tally.done += 1
+    def body(slot: int) -> dict[str, Any]:
+        return {"agent": LATENCY_AGENT, "type": "custom", "summary": f"bench event {slot}",
+                "metadata": {"t": time.time(), "r": rung}}  # fmt: skip
 
-    try:
-        await asyncio.gather(*(publisher(c) for c in conns))
-    finally:
-        await asyncio.gather(*(c.close() for c in conns))
-    return Created(ids, started, time.perf_counter() - t0, tally)
+    return await paced_post(
+        port, rate, duration, "/feed/events", body,
+        lambda answer: zlib.crc32(answer["id"].encode()), "bench-publisher",
+    )  # fmt: skip
 
 
 @dataclass
