@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from ats.cli import render
+from ats.cli.crypto_tasks import seal_for_create
+from ats.cli.keys import KEYRING
 from ats.cli.parsing import (
     parse_ids,
     parse_json_object,
@@ -48,11 +52,19 @@ def create(
     payload: str | None = typer.Option(None, "--payload", help="A JSON object."),
     depends_on: str | None = typer.Option(None, "--depends-on", help="Task ids, e.g. 1,2."),
     max_attempts: int | None = typer.Option(None, "--max-attempts", min=1),
+    encrypt_for: str | None = typer.Option(
+        None, "--encrypt-for", help="Seal title, description, payload to this key (or name)."
+    ),
+    sender: str | None = typer.Option(None, "--sender", help="Our name in their keyring."),
+    keyring: Path | None = KEYRING,
 ) -> None:
-    """Create a task."""
+    """Create a task (sealed for one dispatcher with --encrypt-for)."""
     s = session(ctx)
     body = parse_json_object(payload, "--payload") if payload is not None else None
     deps = parse_ids(depends_on) if depends_on is not None else None
+    title, description, body = seal_for_create(
+        title, description, body, encrypt_for=encrypt_for, sender=sender, keyring=keyring
+    )
     reply = s.call(
         lambda c: c.create_task(
             title,

@@ -67,6 +67,10 @@ class AsyncClient(OrgsAndProjects, FeedMethods):
     def url(self) -> str:
         return self._conn.url
 
+    @property
+    def actor(self) -> Actor:
+        return self._conn.actor
+
     async def __aenter__(self) -> Self:
         return self
 
