@@ -36,8 +36,16 @@ class Done:
 
 @dataclass(frozen=True, slots=True)
 class Failed:
+    """``reason`` says what went wrong (exit 3, timed out); ``detail`` is what the work said
+    (stderr tail, exception text, HTTP answer), which may quote the task's content."""
+
     reason: str
+    detail: str = ""
     timed_out: bool = False
+
+    @property
+    def full(self) -> str:
+        return f"{self.reason}: {self.detail}" if self.detail else self.reason
 
 
 Result = Done | Failed
@@ -101,7 +109,7 @@ class CommandExecutor:
             tail = err.decode("utf-8", errors="replace").strip()[-STDERR_TAIL:]
             code = proc.returncode
             what = f"killed by signal {-code}" if code is not None and code < 0 else f"exit {code}"
-            return Failed(f"{what}: {tail}" if tail else what)
+            return Failed(what, tail)
         if len(stdout) > MAX_OUTPUT:
             stdout = stdout[:MAX_OUTPUT] + f"\n[... {len(stdout) - MAX_OUTPUT} more characters]"
         return Done([stdout.rstrip("\n")])
@@ -157,13 +165,13 @@ class HttpExecutor:
         except TimeoutError:
             return Failed(_timeout_reason(time_limit), timed_out=True)
         except httpx.HTTPError as exc:
-            return Failed(f"HTTP request to {self.url} failed: {exc or type(exc).__name__}")
+            return Failed(f"HTTP request to {self.url} failed", str(exc) or type(exc).__name__)
         if answer.status_code >= 300:
-            return Failed(f"HTTP {answer.status_code}: {answer.text[-STDERR_TAIL:]}")
+            return Failed(f"HTTP {answer.status_code}", answer.text[-STDERR_TAIL:])
         try:
             result = answer.json()
         except ValueError:
-            return Failed(f"HTTP {answer.status_code} answer is not JSON: {answer.text[:200]}")
+            return Failed(f"HTTP {answer.status_code} answer is not JSON", answer.text[:200])
         return Done(result if isinstance(result, list) else [result])
 
 
@@ -224,7 +232,7 @@ class PythonExecutor:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            return Failed(f"{type(exc).__name__}: {exc}")
+            return Failed(type(exc).__name__, str(exc))
         if result is None:
             return Done([])
         return Done(result if isinstance(result, list) else [result])

@@ -323,12 +323,14 @@ class Dispatcher:
             self._ended(done, opened.payload, "task.completed")
             return
         assert isinstance(result, Failed)
+        # What the work printed may quote an encrypted task's content: never store it in clear.
+        said = result.reason if opened.encrypted else result.full
         if task.attempts >= limit:
-            reason = f"Exceeded max retry attempts ({limit}): {result.reason}"
+            reason = f"Exceeded max retry attempts ({limit}): {said}"
             await self._fail(run, reason, opened.payload)
             return
         delay = min(self.settings.retry_backoff * 2 ** (task.attempts - 1), MAX_RETRY_DELAY)
-        reason = f"attempt {task.attempts} of {limit} failed: {result.reason}"
+        reason = f"attempt {task.attempts} of {limit} failed: {said}"
         await self._release(task, delay, reason, count="retried")
         loop = asyncio.get_running_loop()
         loop.call_later(delay + 0.01, self.poke)
