@@ -51,6 +51,7 @@ class Release:
     delay_ms: int = 0
     reason: str | None = None
     lease_token: int | None = None
+    refund_attempt: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +195,7 @@ def apply(
                 completed_at=None,
             )
             return Outcome(reopened, (EventType.REOPENED,))
-        case Release(delay_ms=delay_ms, reason=reason, lease_token=token):
+        case Release(delay_ms=delay_ms, reason=reason, lease_token=token, refund_attempt=refund):
             if status is not Status.IN_PROGRESS:
                 raise _refuse(task, "release")
             if _held_by_other(task, actor):
@@ -207,6 +208,7 @@ def apply(
                 reason=reason if reason is not None else task.reason,
                 available_at=Millis(now + delay_ms),
                 updated_at=now,
+                attempts=max(task.attempts - 1, 0) if refund else task.attempts,
             )
             return Outcome(released, (EventType.RELEASED,))
         case Update():

@@ -127,6 +127,7 @@ async def test_sigterm_stops_the_child_and_releases_the_task_at_once(
         back = await ats.get_task(task.id)
         assert back.status is Status.PENDING
         assert back.reason == "dispatcher shutting down"
+        assert back.attempts == 0  # a shutdown is not an attempt
 
 
 async def test_leave_leases_lets_the_lease_expire_instead(
@@ -325,3 +326,22 @@ async def test_callback_is_retried_and_signed(
             expected = hmac.new(b"s3cret", last.body, hashlib.sha256).hexdigest()
             assert hmac.compare_digest(last.headers["x-ats-signature"], f"sha256={expected}")
             assert await bot.stop() == 0
+
+
+async def test_named_limits_hold_a_class_to_its_own_concurrency(
+    ats: AsyncClient, server_url: str, tmp_path: Path
+) -> None:
+    lock = tmp_path / "gpu.lock"
+    # Fails (exit 9) if another gpu task holds the lock: two at once would show up as a retry.
+    gpu = script(tmp_path, "gpu.sh", f"mkdir {lock} || exit 9; sleep 0.3; rmdir {lock}")
+    config = tmp_path / "d.toml"
+    config.write_text(f'[executor]\ncommand = "{gpu}"\n[limits]\ngpu = 1\n')
+    args = ("-c", "lim", "--config", str(config), "--concurrency", "4", "--max-attempts", "1")
+    async with dispatcher(server_url, *args, log=tmp_path / "d.log") as bot:
+        tasks = [await ats.create_task(f"g{i}", channel="lim", type="gpu") for i in range(3)]
+        started = time.monotonic()
+        for task in tasks:
+            done = await wait_status(ats, task.id, Status.COMPLETED, Status.FAILED)
+            assert done.status is Status.COMPLETED, done.reason
+        assert time.monotonic() - started >= 0.85  # one after another
+        assert await bot.stop() == 0

@@ -170,6 +170,25 @@ async def test_release_with_delay_hides_the_task_from_claim_next(
     assert (await client.post("/tasks/claim", json={}, headers=AGENT_B)).json()["tasks"] == []
 
 
+async def test_release_can_refund_the_attempt(client: httpx.AsyncClient) -> None:
+    """A graceful shutdown gives the task back without counting the attempt (extension)."""
+    tid = (await create(client))["id"]
+    claimed = (await client.post(f"/tasks/{tid}/claim", headers=AGENT_A)).json()
+    assert claimed["attempts"] == 1
+    released = await client.post(
+        f"/tasks/{tid}/release",
+        json={"refund_attempt": True, "lease_token": claimed["lease_token"]},
+        headers=AGENT_A,
+    )
+    assert released.status_code == 200 and released.json()["attempts"] == 0
+    again = (await client.post(f"/tasks/{tid}/claim", headers=AGENT_B)).json()
+    assert again["attempts"] == 1 and again["lease_token"] == 2  # fencing still advances
+    bad = await client.post(
+        f"/tasks/{tid}/release", json={"refund_attempt": "yes"}, headers=AGENT_B
+    )
+    assert bad.status_code == 400 and "refund_attempt" in bad.json()["error"]
+
+
 async def test_update_fields_and_status(client: httpx.AsyncClient) -> None:
     tid = (await create(client, description="old"))["id"]
     r = await client.patch(

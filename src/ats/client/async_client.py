@@ -332,9 +332,16 @@ class AsyncClient(OrgsAndProjects, FeedMethods):
         delay_ms: int | None = None,
         reason: str | None = None,
         lease_token: int | None = None,
+        refund_attempt: bool = False,
     ) -> Task:
-        """Give an in-progress task back (pending again, optionally after ``delay_ms``)."""
-        body = drop_none(delay_ms=delay_ms, reason=reason, lease_token=lease_token)
+        """Give an in-progress task back (pending again, optionally after ``delay_ms``);
+        ``refund_attempt`` un-counts the claim's attempt (the work was not really tried)."""
+        body = drop_none(
+            delay_ms=delay_ms,
+            reason=reason,
+            lease_token=lease_token,
+            refund_attempt=refund_attempt or None,
+        )
         return await self._task_call("POST", self._task(task_id, "release"), body)
 
     # -- messages ----------------------------------------------------------------------------

@@ -265,7 +265,10 @@ class Dispatcher:
             if current is not None:
                 current.uncancel()
             if run.stop_reason == "shutdown" and not self.settings.leave_leases:
-                await self._release(task, 0, "dispatcher shutting down", count="released")
+                # Not an attempt: restarts alone never fail a task for "max attempts".
+                await self._release(
+                    task, 0, "dispatcher shutting down", count="released", refund=True
+                )
         except AtsError as exc:
             self.log.error("could not report", task_id=task.id, error=exc.message)
         finally:
@@ -409,9 +412,15 @@ class Dispatcher:
         self.log.warning("rejected", task_id=task.id, reason=reason)
         self._ended(rejected, task.payload, "task.rejected")
 
-    async def _release(self, task: Task, delay: float, reason: str, *, count: str) -> None:
+    async def _release(
+        self, task: Task, delay: float, reason: str, *, count: str, refund: bool = False
+    ) -> None:
         await self.client.release(
-            task.id, delay_ms=int(delay * 1000), reason=reason, lease_token=task.lease_token
+            task.id,
+            delay_ms=int(delay * 1000),
+            reason=reason,
+            lease_token=task.lease_token,
+            refund_attempt=refund,
         )
         self.counts[count] += 1
         self.log.info(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
 from ats.models import DEFAULT_LEASE_MS, DEFAULT_PRIORITY, Status
 from ats.store import NewTask
@@ -124,6 +124,9 @@ class ReasonBody(Body):
 
 class ReleaseBody(ReasonBody):
     delay_ms: Annotated[StrictInt, Field(ge=0, le=MAX_LEASE_MS)] = 0
+    # The holder did not really try the task (a graceful shutdown): give back the attempt
+    # the claim counted, so restarts never push a task towards max_attempts.
+    refund_attempt: StrictBool = False
 
 
 class ClaimNextBody(Body):

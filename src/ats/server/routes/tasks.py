@@ -258,7 +258,7 @@ async def cancel(task_id: TaskIdPath, request: Request, body: ReasonBody | None 
 async def release(task_id: TaskIdPath, request: Request, body: ReleaseBody | None = None) -> JSON:
     svc, scope, actor = await context(request)
     b = body or ReleaseBody()
-    action = lc.Release(b.delay_ms, b.reason, b.lease_token)
+    action = lc.Release(b.delay_ms, b.reason, b.lease_token, b.refund_attempt)
     return JSON((await svc.act(scope, task_id, action, actor)).to_json())
 
 
