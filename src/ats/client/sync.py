@@ -139,6 +139,10 @@ class Client:
     def scope(self) -> tuple[str, str] | None:
         return self._async.scope
 
+    @property
+    def actor(self) -> Actor:
+        return self._async.actor
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True
