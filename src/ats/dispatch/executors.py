@@ -86,15 +86,18 @@ class CommandExecutor:
         argv = render_argv(self.argv, work)
         # A session of its own: the whole process group (the child and what it starts) is
         # signalled on timeout and shutdown, not only the direct child.
-        proc = await asyncio.create_subprocess_exec(
-            self.program,
-            *argv[1:],
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, **env},
-            start_new_session=True,
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                self.program,
+                *argv[1:],
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env={**os.environ, **env},
+                start_new_session=True,
+            )
+        except OSError as exc:  # removed or no longer executable since the preflight
+            return Failed(f"cannot start {self.program}", exc.strerror or str(exc))
         try:
             async with asyncio.timeout(time_limit):
                 out, err = await proc.communicate(work.prompt.encode())

@@ -85,6 +85,6 @@ async def run(settings: DispatchSettings, client_settings: Settings, log: Log) -
                 loop.remove_signal_handler(sig)
             await deliveries.aclose()
             await executor.aclose()
-        return dispatcher.counts
+        return dispatcher.worker.counts
     finally:
         await client.aclose()
