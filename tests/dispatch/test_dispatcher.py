@@ -345,3 +345,30 @@ async def test_named_limits_hold_a_class_to_its_own_concurrency(
             assert done.status is Status.COMPLETED, done.reason
         assert time.monotonic() - started >= 0.85  # one after another
         assert await bot.stop() == 0
+
+
+async def test_telegram_and_webhook_hear_about_ended_tasks_unless_quiet(
+    ats: AsyncClient, server_url: str, tmp_path: Path
+) -> None:
+    async with Receiver() as receiver:
+        env = {
+            "ATS_TELEGRAM_TOKEN": "123:abc",
+            "ATS_TELEGRAM_CHAT_ID": "42",
+            "ATS_TELEGRAM_API": receiver.url,
+            "ATS_WEBHOOK_URL": f"{receiver.url}/hook",
+        }
+        args = ("-c", "n", "--command", "echo ok")
+        async with dispatcher(server_url, *args, env=env, log=tmp_path / "d.log") as bot:
+            quiet = await ats.create_task("Hush", channel="n", payload={"quiet": True})
+            await wait_status(ats, quiet.id, Status.COMPLETED)
+            loud = await ats.create_task("Shout", channel="n")
+            await wait_status(ats, loud.id, Status.COMPLETED)
+            requests = await received(receiver, 2)
+            await asyncio.sleep(0.3)  # nothing else arrives (the quiet task sent nothing)
+            assert await bot.stop() == 0
+    by_path = {r.path: r.json() for r in receiver.requests}
+    assert len(receiver.requests) == 2 == len(requests)
+    telegram = by_path["/bot123:abc/sendMessage"]
+    assert telegram["chat_id"] == "42" and f"#{loud.id}" in telegram["text"]
+    hook = by_path["/hook"]
+    assert hook["event"] == "task.completed" and hook["task"]["id"] == loud.id
