@@ -5,13 +5,15 @@ from __future__ import annotations
 import typer
 
 from ats import __version__
-from ats.cli.session import GlobalOptions, OutputFormat
+from ats.cli.lazy import LazyGroup
+from ats.cli.options import GlobalOptions, OutputFormat
 
 app = typer.Typer(
     name="ats",
     help="ATS, the Agent Task Service: create, claim and finish tasks; manage projects; serve.",
     no_args_is_help=True,
     add_completion=False,
+    cls=LazyGroup,
     pretty_exceptions_enable=False,
 )
 

@@ -43,6 +43,13 @@ def _global(token: str) -> tuple[bool, bool]:
     return False, False
 
 
+def _subcommand(command: Any, name: str) -> Any:
+    resolve = getattr(command, "resolve", None)  # the lazy root (cli/lazy.py)
+    if resolve is not None:
+        return resolve(name)
+    return getattr(command, "commands", {}).get(name)
+
+
 def hoist_global_options(argv: list[str], root: Any) -> list[str]:
     """argv with every global option moved before the first subcommand, order kept.
 
@@ -67,8 +74,8 @@ def hoist_global_options(argv: list[str], root: Any) -> list[str]:
                 rest.extend(argv[i : i + 2])
                 i += 2
                 continue
-        elif token in (subcommands := getattr(command, "commands", {})):
-            command = subcommands[token]
+        elif (sub := _subcommand(command, token)) is not None:
+            command = sub
         rest.append(token)
         i += 1
     return hoisted + rest

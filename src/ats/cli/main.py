@@ -12,30 +12,7 @@ import typer
 
 from ats.cli.app import app
 from ats.cli.argv import hoist_global_options
-from ats.cli.crypto_tasks import task_app
-from ats.cli.dispatch import dispatch_app
-from ats.cli.feed import feed_app
-from ats.cli.keys import keys_app
-from ats.cli.lifecycle import lifecycle_app
-from ats.cli.messages import message_app
-from ats.cli.projects import project_app
-from ats.cli.service import db_app, service_app
-from ats.cli.tasks import tasks_app
-from ats.cli.watch import watch_app
 from ats.errors import AtsError, Conflict, NotFound, Unavailable
-
-# Registration order is the order of --help.
-app.add_typer(tasks_app)
-app.add_typer(message_app, name="message", rich_help_panel="Tasks")
-app.add_typer(task_app, name="task", rich_help_panel="Tasks")
-app.add_typer(lifecycle_app)
-app.add_typer(watch_app)
-app.add_typer(feed_app, name="feed", rich_help_panel="Feed")
-app.add_typer(project_app, name="project", rich_help_panel="Projects")
-app.add_typer(dispatch_app, name="dispatch", rich_help_panel="Dispatcher")
-app.add_typer(service_app)
-app.add_typer(db_app, name="db", rich_help_panel="Server")
-app.add_typer(keys_app, name="keys", rich_help_panel="Dispatcher")
 
 EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_UNAVAILABLE = 1, 2, 3, 4, 5
 

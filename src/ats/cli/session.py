@@ -12,33 +12,16 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 import typer
 
+from ats.cli.options import GlobalOptions, OutputFormat, global_options
 from ats.client import AsyncClient, capture_json
 from ats.config import Overrides, Settings, load_settings
 
 T = TypeVar("T")
-
-
-class OutputFormat(StrEnum):
-    TABLE = "table"
-    JSON = "json"
-
-
-@dataclass(frozen=True, slots=True)
-class GlobalOptions:
-    url: str | None = None
-    format: OutputFormat = OutputFormat.TABLE
-    org: str | None = None
-    project: str | None = None
-    actor_type: str | None = None
-    actor_id: str | None = None
-    actor_name: str | None = None
-    verbose: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,5 +97,4 @@ def print_json(document: Any) -> None:
 
 
 def session(ctx: typer.Context) -> Session:
-    options = ctx.find_root().obj
-    return Session(options if isinstance(options, GlobalOptions) else GlobalOptions())
+    return Session(global_options(ctx.find_root().obj))
