@@ -12,12 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import typer
 
 from ats.cli import main as cli_main
-from ats.cli.app import app as cli_app
-from ats.cli.app import root
-from ats.cli.dispatch_deps import deps
 from ats.client import Client
 from ats.dispatch.deps import Graph, render
 from ats.models import Actor, ActorType
@@ -42,27 +38,9 @@ class Result:
 Ats = Callable[..., Result]
 
 
-def _wired() -> bool:
-    command = typer.main.get_command(cli_app)
-    dispatch = getattr(command, "commands", {}).get("dispatch")
-    return "deps" in getattr(dispatch, "commands", {})
-
-
-def _stand_in() -> typer.Typer:
-    """``ats`` with only ``dispatch deps``, for as long as the real app does not register it."""
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    app.callback()(root)
-    group = typer.Typer()
-    group.command("deps")(deps)
-    app.add_typer(group, name="dispatch")
-    return app
-
-
 @pytest.fixture
-def ats(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Ats:
+def ats(capsys: pytest.CaptureFixture[str]) -> Ats:
     """The real entry point (error → exit code mapping included), in-process."""
-    if not _wired():
-        monkeypatch.setattr(cli_main, "app", _stand_in())
 
     def run(*argv: str) -> Result:
         code = cli_main.main(list(argv))

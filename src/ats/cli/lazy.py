@@ -49,6 +49,8 @@ COMMANDS: dict[str, Entry] = {
     ),
     **_top("ats.cli.watch", "watch_app", "Tasks", "watch"),
     "feed": Entry("ats.cli.feed", "feed_app", "Feed", group=True),
+    "tag": Entry("ats.cli.tag", "tag_app", "Tags", group=True),
+    "delegate": Entry("ats.cli.delegate", "delegate_app", "Tags", group=True),
     "project": Entry("ats.cli.projects", "project_app", "Projects", group=True),
     "dispatch": Entry("ats.cli.dispatch", "dispatch_app", "Dispatcher", group=True),
     "keys": Entry("ats.cli.keys", "keys_app", "Dispatcher", group=True),

@@ -1,6 +1,10 @@
 """Entry point: hoist global options, run the typer app, map errors to exit codes.
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 cannot reach the server.
+
+typer is imported inside :func:`main`, not here: ``run`` first offers the command line to the
+stdlib-only fast path of ``ats tag find`` (cli/tag_find.py), which answers before typer and
+pydantic would have been imported.
 """
 
 from __future__ import annotations
@@ -8,10 +12,6 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
-import typer
-
-from ats.cli.app import app
-from ats.cli.argv import hoist_global_options
 from ats.errors import AtsError, Conflict, NotFound, Unavailable
 
 EXIT_ERROR, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_UNAVAILABLE = 1, 2, 3, 4, 5
@@ -29,6 +29,11 @@ def exit_code(error: AtsError) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``ats`` with ``argv`` (default: sys.argv[1:]) and return the exit code."""
+    import typer
+
+    from ats.cli.app import app
+    from ats.cli.argv import hoist_global_options
+
     root = typer.main.get_command(app)
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv), root)
     try:
@@ -43,4 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> NoReturn:
-    sys.exit(main())
+    from ats.cli.tag_find import fast_main
+
+    code = fast_main(sys.argv[1:])
+    sys.exit(main() if code is None else code)
