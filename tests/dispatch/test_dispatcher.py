@@ -372,3 +372,36 @@ async def test_telegram_and_webhook_hear_about_ended_tasks_unless_quiet(
     assert telegram["chat_id"] == "42" and f"#{loud.id}" in telegram["text"]
     hook = by_path["/hook"]
     assert hook["event"] == "task.completed" and hook["task"]["id"] == loud.id
+
+
+async def test_tasks_claimed_ahead_go_back_when_the_work_gets_long(
+    ats: AsyncClient, server_url: str, tmp_path: Path
+) -> None:
+    """Short work makes the dispatcher claim a buffer ahead; when a long task holds the only
+    slot, the buffered tasks are handed back (attempt not counted) instead of waiting."""
+    work = script(tmp_path, "work.sh", 'case "$1" in long) exec sleep 30;; esac')
+    config = tmp_path / "d.toml"
+    config.write_text(f'poll_interval = 0.5\n[executor]\ncommand = "{work} {{title}}"\n')
+    args = ("-c", "pf", "--config", str(config), "--concurrency", "1")
+    async with dispatcher(server_url, *args, log=tmp_path / "d.log") as bot:
+        for i in range(4):
+            warm = await ats.create_task(f"short{i}", channel="pf")
+            await wait_status(ats, warm.id, Status.COMPLETED)
+        batch = await ats.bulk_create(
+            [{"title": "long", "channel": "pf", "priority": 9}]
+            + [{"title": f"after{i}", "channel": "pf"} for i in range(3)]
+        )
+        await wait_status(ats, batch[0].id, Status.IN_PROGRESS)
+        for task in batch[1:]:
+            back = await wait_status(ats, task.id, Status.PENDING, within=15)
+            assert back.attempts == 0
+        handed = {r["task_id"] for r in bot.messages("handed back")}
+        # Room for the slot plus a buffer of 2 x concurrency: the long task and two others.
+        assert len(handed) == 2 and handed <= {t.id for t in batch[1:]}
+        for task_id in handed:
+            assert (await ats.get_task(task_id)).reason == "waited too long for a free slot"
+        await asyncio.sleep(1.5)  # not claimed again while the long task holds the slot
+        for task in batch[1:]:
+            assert (await ats.get_task(task.id)).status is Status.PENDING
+        assert await bot.stop() == 0
+    assert (await ats.get_task(batch[0].id)).status is Status.PENDING

@@ -39,6 +39,7 @@ class Running:
     job: asyncio.Task[None] | None = None
     stop_reason: str | None = None  # "shutdown", "lost" or "cancelled" once it is being stopped
     reporting: bool = False  # the result is on its way: let it land, never cancel
+    holds_slot: bool = True  # counts against --concurrency until the work itself is over
     started: float = field(default_factory=time.monotonic)
 
 
@@ -57,6 +58,7 @@ class Worker:
         keys: KeyAccess,
         stop_job: Callable[[Running, str], None],
         poke: Callable[[], None],
+        work_done: Callable[[Running], None],
     ) -> None:
         self.client = client
         self.settings = settings
@@ -67,6 +69,7 @@ class Worker:
         self.keys = keys
         self.stop_job = stop_job
         self.poke = poke
+        self.work_done = work_done
         self.completions = Completions(client)
         self.counts: dict[str, int] = {
             "completed": 0,
@@ -76,6 +79,7 @@ class Worker:
             "released": 0,
         }
         self._classes = {name: asyncio.Semaphore(n) for name, n in settings.limits.items()}
+        self.recent_seconds: float | None = None  # moving average of how long the work takes
         self._host = socket.gethostname()
 
     async def handle(self, run: Running) -> None:
@@ -100,6 +104,12 @@ class Worker:
                     await self._release(
                         run.task, self.settings.retry_backoff, "dispatcher error", count="retried"
                     )
+
+    def _reporting(self, run: Running) -> None:
+        # The work is over: its slot can take the next task while the report travels (reports
+        # are batched, and a slot held for a round trip is a slot doing nothing).
+        run.reporting = True
+        self.work_done(run)
 
     async def _handle(self, run: Running) -> None:
         task = run.task
@@ -133,8 +143,12 @@ class Worker:
             "ATS_TASK_ATTEMPT": str(task.attempts),
         }
         async with self._class_slot(opened.payload, task), self._lease(run):
+            began = time.monotonic()
             result = await self.executor.run(work, env, self.settings.timeout)
-        run.reporting = True
+            took = time.monotonic() - began
+        previous = self.recent_seconds
+        self.recent_seconds = took if previous is None else 0.8 * previous + 0.2 * took
+        self._reporting(run)
         if isinstance(result, Done):
             outputs = result.outputs
             if opened.encrypted:
@@ -222,7 +236,7 @@ class Worker:
     # -- reports -----------------------------------------------------------------------------
 
     async def _fail(self, run: Running, reason: str, payload: dict[str, Any]) -> None:
-        run.reporting = True
+        self._reporting(run)
         task = run.task
         failed = await self.client.fail(task.id, reason, lease_token=task.lease_token)
         self.counts["failed"] += 1
@@ -230,7 +244,7 @@ class Worker:
         self.ended(failed, payload, "task.failed")
 
     async def _reject(self, run: Running, reason: str) -> None:
-        run.reporting = True
+        self._reporting(run)
         task = run.task
         rejected = await self.client.reject(task.id, reason)
         self.counts["rejected"] += 1
@@ -262,7 +276,7 @@ class Worker:
         except AtsError as exc:
             await self._reject(run, f"invalid key registration: {exc.message}")
             return
-        run.reporting = True
+        self._reporting(run)
         outputs = [{"status": "pending_approval", "fingerprint": fingerprint}]
         done = await self.completions.complete(task.id, outputs, task.lease_token)
         self.counts["completed"] += 1

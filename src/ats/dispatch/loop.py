@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections import deque
 
 from ats.client import AsyncClient
 from ats.dispatch.callbacks import Deliveries
@@ -47,7 +49,14 @@ _GONE = frozenset(
         EventType.COMPLETED,
     }
 )
-_WATCHED = sorted({*_WAKERS, *_GONE, EventType.CLAIMED, EventType.COMPLETED}, key=lambda e: e.value)
+# Claiming ahead (a buffer of up to 2 x concurrency claimed tasks) pays while each task takes
+# less than this: batches of claims instead of one round trip per freed slot. Longer work gets
+# no buffer; a buffered task that still waits after PREFETCH_MAX_WAIT is handed back.
+PREFETCH_BELOW = 0.25
+PREFETCH_MAX_WAIT = 5.0
+# Not task.claimed: our own claims and renewals would double the stream for nothing; a task
+# taken over after its lease ran out always comes with task.lease_expired.
+_WATCHED = sorted({*_WAKERS, *_GONE}, key=lambda e: e.value)
 
 
 class Dispatcher:
@@ -76,8 +85,11 @@ class Dispatcher:
             keys=keys,
             stop_job=self._stop_job,
             poke=self.poke,
+            work_done=self._free_slot,
         )
-        self._running: dict[int, Running] = {}
+        self._running: dict[int, Running] = {}  # claimed and not yet reported
+        self._busy = 0  # of those, the ones whose work still runs (see --concurrency)
+        self._ready: deque[tuple[Task, float]] = deque()  # claimed ahead, waiting for a slot
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._dirty = True  # something may have become claimable since the last claim round
@@ -127,7 +139,33 @@ class Dispatcher:
     # -- pickup ------------------------------------------------------------------------------
 
     def _free(self) -> int:
-        return self.settings.concurrency - len(self._running)
+        return self.settings.concurrency - self._busy
+
+    def _room(self) -> int:
+        """How many tasks a claim may take: the free slots, plus a buffer of claimed tasks
+        waiting for a slot while the work is short (see PREFETCH_BELOW)."""
+        recent = self.worker.recent_seconds
+        ahead = (
+            2 * self.settings.concurrency if recent is not None and recent < PREFETCH_BELOW else 0
+        )
+        return self._free() + max(0, ahead - len(self._ready))
+
+    def _should_claim(self) -> bool:
+        if self._stopping.is_set() or not (self._dirty or self._more):
+            return False
+        if not self._ready:
+            return self._room() > 0  # slots wait for work: claim at once
+        # A buffer is there: refill it in batches, off the path of any waiting slot.
+        return self._room() >= self.settings.concurrency
+
+    def _free_slot(self, run: Running) -> None:
+        if run.holds_slot:
+            run.holds_slot = False
+            self._busy -= 1
+            while self._ready and self._free() > 0:
+                self._start(self._ready.popleft()[0])
+            if self._should_claim():
+                self._wake.set()
 
     async def _claim_loop(self) -> None:
         channels = list(self.settings.channels)
@@ -135,11 +173,11 @@ class Dispatcher:
         while not self._stopping.is_set():
             await self._wake.wait()
             self._wake.clear()
-            while not self._stopping.is_set() and self._free() > 0 and (self._dirty or self._more):
+            while self._should_claim():
                 self._dirty = False
                 full = False
                 for i in range(len(channels)):
-                    want = min(self._free(), 100)
+                    want = min(self._room(), 100)
                     if want <= 0 or self._stopping.is_set():
                         full = True
                         break
@@ -153,8 +191,12 @@ class Dispatcher:
                         await self._pause(1.0)
                         self._dirty = True
                         break
+                    now = time.monotonic()
                     for task in tasks:
-                        self._start(task)
+                        if self._free() > 0:
+                            self._start(task)
+                        else:
+                            self._ready.append((task, now))
                     full = full or len(tasks) == want
                 turn += 1
                 self._more = full
@@ -167,7 +209,32 @@ class Dispatcher:
     async def _backstop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.poll_interval)
+            await self._hand_back_stale()
             self.poke()
+
+    async def _hand_back_stale(self) -> None:
+        """A claimed task still waiting for a slot after PREFETCH_MAX_WAIT (the work got long)
+        goes back to the queue, where another dispatcher may take it now."""
+        limit = time.monotonic() - PREFETCH_MAX_WAIT
+        stale = [entry for entry in self._ready if entry[1] < limit]
+        if stale:
+            # The work is not short any more: no buffer until short runs are seen again.
+            self.worker.recent_seconds = PREFETCH_MAX_WAIT
+        for entry in stale:
+            self._ready.remove(entry)
+        await self._hand_back([task for task, _ in stale], "waited too long for a free slot")
+
+    async def _hand_back(self, tasks: list[Task], reason: str) -> None:
+        for task in tasks:
+            try:
+                await self.client.release(
+                    task.id, reason=reason, lease_token=task.lease_token, refund_attempt=True
+                )
+            except AtsError as exc:
+                self.log.warning("could not hand back", task_id=task.id, error=exc.message)
+            else:
+                self.worker.counts["released"] += 1
+                self.log.info("handed back", task_id=task.id, reason=reason)
 
     async def _follow(self) -> None:
         """Wake the claim loop on events; stop work that was taken away from us."""
@@ -194,16 +261,15 @@ class Dispatcher:
         self.poke()  # whatever arrived while we were not listening is claimable now
 
     def _on_event(self, event: Event) -> None:
+        if self._ready and (event.type in _GONE or event.type is EventType.LEASE_EXPIRED):
+            self._ready = deque(entry for entry in self._ready if entry[0].id != event.task_id)
         run = self._running.get(event.task_id)
         if run is not None and not run.reporting and run.stop_reason is None:
-            taken = event.type in _GONE or (
-                event.type is EventType.UPDATED and event.task.status is not Status.IN_PROGRESS
+            taken = (
+                event.type in _GONE
+                or event.type is EventType.LEASE_EXPIRED
+                or (event.type is EventType.UPDATED and event.task.status is not Status.IN_PROGRESS)
             )
-            mine = event.task.lease_token == run.task.lease_token
-            if event.type in (EventType.CLAIMED, EventType.LEASE_EXPIRED) and not mine:
-                taken = True
-            if event.type is EventType.LEASE_EXPIRED:
-                taken = True
             if taken:
                 self._stop_job(run, "cancelled" if event.type in _GONE else "lost")
         if event.type is EventType.COMPLETED or (
@@ -222,6 +288,7 @@ class Dispatcher:
     def _start(self, task: Task) -> None:
         run = Running(task)
         self._running[task.id] = run
+        self._busy += 1
         run.job = asyncio.create_task(self._job(run), name=f"ats-task-{task.id}")
 
     def _stop_job(self, run: Running, reason: str) -> None:
@@ -241,8 +308,7 @@ class Dispatcher:
             await self.worker.handle(run)
         finally:
             self._running.pop(run.task.id, None)
-            if self._more or self._dirty:
-                self._wake.set()
+            self._free_slot(run)
 
     # -- shutdown ----------------------------------------------------------------------------
 
@@ -252,7 +318,12 @@ class Dispatcher:
             if not run.reporting and run.stop_reason is None:
                 self._stop_job(run, "shutdown")
         jobs = [run.job for run in runs if run.job is not None]
-        await asyncio.gather(*jobs, return_exceptions=True)
+        # Never started, so handed back even with --leave-leases: nothing ran that a lease
+        # would protect.
+        waiting, self._ready = [task for task, _ in self._ready], deque()
+        await asyncio.gather(
+            *jobs, self._hand_back(waiting, "dispatcher shutting down"), return_exceptions=True
+        )
         await self.worker.completions.flush()
         await self.deliveries.drain(10.0)
         self.log.info("dispatcher stopped", **self.worker.counts)

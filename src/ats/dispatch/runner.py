@@ -7,7 +7,9 @@ misconfigured systemd unit fails fast and visibly instead of looping on a traceb
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
 
 from ats.client import AsyncClient
 from ats.config import DEFAULT_ACTOR, Settings
@@ -33,11 +35,22 @@ def dispatcher_actor(settings: Settings) -> Actor:
     return Actor(ActorType.AGENT, "ats-dispatch", "ATS Dispatcher")
 
 
+def _watch_children_with_pidfds() -> None:
+    """On Python 3.11 asyncio waits for each child in a thread of its own (one thread start per
+    task, ~5 % of the dispatcher's time with a no-op command); a pidfd in the event loop does the
+    same without threads. 3.12 chooses pidfds by itself."""
+    if sys.version_info < (3, 12) and hasattr(os, "pidfd_open"):
+        watcher = asyncio.PidfdChildWatcher()
+        watcher.attach_loop(asyncio.get_running_loop())
+        asyncio.get_event_loop_policy().set_child_watcher(watcher)
+
+
 async def run(settings: DispatchSettings, client_settings: Settings, log: Log) -> dict[str, int]:
     try:
         executor = build(settings.executor, kill_grace=settings.kill_grace)
     except AtsError as exc:
         raise Preflight(exc.message) from None
+    _watch_children_with_pidfds()
     keys = KeyAccess(settings.keyring)
     try:
         identity = keys.identity()
