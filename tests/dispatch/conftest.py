@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ats.config import ENV_VARS
+from tests.support import isolate
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    home = tmp_path / "home"
-    work = tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for var in ENV_VARS.values():
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(work)
-    yield work
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No real HOME, no ATS_* from the developer's shell."""
+    return isolate(tmp_path, monkeypatch)

@@ -47,12 +47,12 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> object:
         (
             ["--config", "typo.toml"],
             {"typo.toml": 'concurrancy = 2\n[executor]\ncommand = "true"\n'},
-            "concurrancy: Extra inputs are not permitted",
+            "concurrancy: unknown key",
         ),
         (
             ["--config", "kind.toml"],
             {"kind.toml": '[executor]\nshell = "true"\n'},
-            "executor.shell: Extra inputs are not permitted",
+            "executor.shell: unknown key",
         ),
         (["--config", "missing.toml"], {}, "missing.toml does not exist"),
     ],

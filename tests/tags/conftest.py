@@ -4,57 +4,25 @@ separate ``python -m ats`` process."""
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from ats.cli.main import main
+from tests.support import Ats, Result, in_process, isolate
 
 
 @pytest.fixture(autouse=True)
-def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The current directory: an empty tree the edits are allowed to touch."""
-    home = tmp_path / "home"
-    work = tmp_path / "work"
-    home.mkdir()
-    work.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for var in [v for v in os.environ if v.startswith("ATS_")]:
-        monkeypatch.delenv(var)
-    monkeypatch.chdir(work)
-    yield work
-
-
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-Ats = Callable[..., Result]
+    return isolate(tmp_path, monkeypatch)
 
 
 @pytest.fixture
 def ats(capsys: pytest.CaptureFixture[str]) -> Ats:
     """Run the real entry point in-process: ``ats("tag", "find", "#x")`` → Result."""
-
-    def run(*argv: str) -> Result:
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
+    return in_process(capsys)
 
 
 def ats_command(*argv: str) -> list[str]:

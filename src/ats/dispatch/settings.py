@@ -9,16 +9,16 @@ silently fall back to a default), and so is every value of the wrong type.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ats.errors import InvalidInput
+from ats.tomlfile import find_upwards, read
 
 CONFIG_NAME = "dispatch.toml"
 
@@ -164,31 +164,6 @@ ENV = {
 }
 
 
-def find_config(start: Path) -> Path | None:
-    for folder in (start, *start.parents):
-        candidate = folder / ".ats" / CONFIG_NAME
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def read_file(path: Path) -> _File:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidInput(f"config file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read config file {path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"config file {path} is not valid TOML: {exc}") from None
-    try:
-        return _File.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise InvalidInput(f"config file {path}: {where}: {first['msg']}") from None
-
-
 def _env_value(env: Mapping[str, str], key: str) -> str | None:
     value = env.get(ENV[key])
     return value if value not in (None, "") else None
@@ -227,8 +202,10 @@ def load(
     """Resolve every setting; InvalidInput (one clear line) when something is wrong."""
     env = os.environ if env is None else env
     path_text = flags.config or _env_value(env, "config")
-    path = Path(path_text).expanduser() if path_text else find_config(cwd or Path.cwd())
-    file = read_file(path) if path is not None else _File()
+    path = (
+        Path(path_text).expanduser() if path_text else find_upwards(cwd or Path.cwd(), CONFIG_NAME)
+    )
+    file = read(path, _File, "config file") if path is not None else _File()
     fx = file.executor or _Executor()
 
     def pick(key: str, kind: type[int] | type[float] | None = None) -> Any:

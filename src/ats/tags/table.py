@@ -16,14 +16,14 @@ the group (once per group; as its own argument it becomes one argument per file)
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from ats.errors import InvalidInput
+from ats.tomlfile import find_upwards, read
 
 TABLE_NAME = "delegation.toml"
 NOUN = re.compile(r"[a-z][a-z0-9-]*")
@@ -89,37 +89,11 @@ class _File(_Strict):
     nouns: dict[str, _Entry] = {}
 
 
-def find_table(start: Path) -> Path | None:
-    for folder in (start, *start.parents):
-        candidate = folder / ".ats" / TABLE_NAME
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def check_command(command: str, where: str) -> None:
     for name in _FIELD.findall(command):
         if name not in PLACEHOLDERS:
             known = ", ".join(f"{{{p}}}" for p in sorted(PLACEHOLDERS))
             raise InvalidInput(f"{where}: unknown placeholder {{{name}}} (known: {known})")
-
-
-def _read(path: Path) -> _File:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidInput(f"dispatch table {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read dispatch table {path}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"dispatch table {path} is not valid TOML: {exc}") from None
-    try:
-        return _File.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-        raise InvalidInput(f"dispatch table {path}: {where}: {message}") from None
 
 
 def _merge(base: Route | None, noun: str, entry: _Entry, path: Path) -> Route:
@@ -141,10 +115,10 @@ def _merge(base: Route | None, noun: str, entry: _Entry, path: Path) -> Route:
 
 def load_table(path: Path | None = None, cwd: Path | None = None) -> Table:
     """The table from ``path`` (or the one found from ``cwd`` upwards) over the defaults."""
-    path = path or find_table((cwd or Path.cwd()).resolve())
+    path = path or find_upwards((cwd or Path.cwd()).resolve(), TABLE_NAME)
     if path is None:
         return Table(dict(DEFAULTS))
-    file = _read(path)
+    file = read(path, _File, "dispatch table")
     routes = dict(DEFAULTS) if file.builtin else {}
     for noun, entry in file.nouns.items():
         routes[noun] = _merge(routes.get(noun), noun, entry, path)
