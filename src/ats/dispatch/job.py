@@ -187,6 +187,9 @@ class Worker:
 
     @contextlib.asynccontextmanager
     async def _class_slot(self, payload: dict[str, Any], task: Task) -> AsyncIterator[None]:
+        if not self._classes:
+            yield
+            return
         name = payload.get("class")
         semaphore = self._classes.get(name if isinstance(name, str) else task.type)
         if semaphore is None:
@@ -197,21 +200,30 @@ class Worker:
 
     @contextlib.asynccontextmanager
     async def _lease(self, run: Running) -> AsyncIterator[None]:
-        keeper = asyncio.create_task(self._keep_lease(run), name=f"ats-lease-{run.task.id}")
+        # Most work ends long before its first renewal is due: a timer per job costs far less
+        # than a task per job, and the keeper task starts only when the timer fires.
+        keepers: list[asyncio.Task[None]] = []
+
+        def start() -> None:
+            name = f"ats-lease-{run.task.id}"
+            keepers.append(asyncio.create_task(self._keep_lease(run), name=name))
+
+        timer = asyncio.get_running_loop().call_later(self.settings.renew_every, start)
         try:
             yield
         finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            timer.cancel()
+            for keeper in keepers:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
 
     async def _keep_lease(self, run: Running) -> None:
-        """Renew every lease/4 with the fencing token; a refusal means the task is not ours."""
+        """Renew every lease/4 with the fencing token; a refusal means the task is not ours.
+        Started when the first renewal is due (see _lease)."""
         task = run.task
-        every = self.settings.renew_every
         beats = 0
         while True:
-            await asyncio.sleep(every)
             try:
                 await self.client.claim(
                     task.id, lease_ms=self.settings.lease_ms, lease_token=task.lease_token
@@ -222,16 +234,17 @@ class Worker:
                 return
             except AtsError as exc:  # the server is away: the lease still runs; try again
                 self.log.warning("lease renewal failed", task_id=task.id, error=exc.message)
-                continue
-            beats += 1
-            self.log.debug("lease renewed", task_id=task.id)
-            if self.settings.heartbeat:
-                elapsed = round(time.monotonic() - run.started)
-                with contextlib.suppress(AtsError):
-                    await self.client.add_message(
-                        task.id,
-                        f"heartbeat {beats}: still running on {self._host} after {elapsed}s",
-                    )
+            else:
+                beats += 1
+                self.log.debug("lease renewed", task_id=task.id)
+                if self.settings.heartbeat:
+                    elapsed = round(time.monotonic() - run.started)
+                    with contextlib.suppress(AtsError):
+                        await self.client.add_message(
+                            task.id,
+                            f"heartbeat {beats}: still running on {self._host} after {elapsed}s",
+                        )
+            await asyncio.sleep(self.settings.renew_every)
 
     # -- reports -----------------------------------------------------------------------------
 
