@@ -153,15 +153,7 @@ class HttpExecutor:
         await self._http.aclose()
 
     async def run(self, work: Work, env: Mapping[str, str], time_limit: float | None) -> Result:
-        body = {
-            "id": work.id,
-            "title": work.title,
-            "description": work.description,
-            "payload": work.visible_payload,
-            "channel": work.channel,
-            "attempt": work.attempt,
-            "prompt": work.prompt,
-        }
+        body = work.to_json()
         try:
             async with asyncio.timeout(time_limit):
                 answer = await self._http.post(self.url, json=body, headers=dict(env))
@@ -212,16 +204,7 @@ class PythonExecutor:
         pass
 
     async def run(self, work: Work, env: Mapping[str, str], time_limit: float | None) -> Result:
-        argument = {
-            "id": work.id,
-            "title": work.title,
-            "description": work.description,
-            "payload": work.visible_payload,
-            "channel": work.channel,
-            "attempt": work.attempt,
-            "prompt": work.prompt,
-            "env": dict(env),
-        }
+        argument = {**work.to_json(), "env": dict(env)}
         try:
             async with asyncio.timeout(time_limit):
                 if inspect.iscoroutinefunction(self.function):

@@ -60,6 +60,18 @@ class Work:
             parts.append(json.dumps(visible, indent=2, ensure_ascii=False))
         return "\n\n".join(parts) + "\n"
 
+    def to_json(self) -> dict[str, Any]:
+        """The task as the HTTP and Python executors hand it over."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "description": self.description,
+            "payload": self.visible_payload,
+            "channel": self.channel,
+            "attempt": self.attempt,
+            "prompt": self.prompt,
+        }
+
     def fields(self) -> dict[str, str]:
         return {
             "title": self.title,
