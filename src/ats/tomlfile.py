@@ -7,11 +7,18 @@ import tomllib
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ats.errors import InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """Base of a settings file's sections: an unknown key or a value of the wrong type is an
+    error, never silently a default."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def find_upwards(start: Path, name: str) -> Path | None:

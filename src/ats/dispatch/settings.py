@@ -15,10 +15,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ats.errors import InvalidInput
-from ats.tomlfile import find_upwards, read
+from ats.tomlfile import Strict, find_upwards, read
 
 CONFIG_NAME = "dispatch.toml"
 
@@ -69,33 +69,29 @@ class DispatchSettings:
 # -- the TOML file (pydantic at the boundary) -------------------------------------------------
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class _Executor(_Strict):
+class _Executor(Strict):
     command: str | None = None
     http: str | None = None
     python: str | None = None
 
 
-class _Callbacks(_Strict):
+class _Callbacks(Strict):
     secret: str | None = None
     attempts: int | None = Field(default=None, ge=1, le=100)
 
 
-class _Telegram(_Strict):
+class _Telegram(Strict):
     token: str | None = None
     chat_id: str | int | None = None
     api: str | None = None
 
 
-class _Webhook(_Strict):
+class _Webhook(Strict):
     url: str | None = None
     secret: str | None = None
 
 
-class _File(_Strict):
+class _File(Strict):
     channels: list[str] | None = None
     concurrency: int | None = Field(default=None, ge=1, le=1000)
     lease_ms: int | None = Field(default=None, ge=1000)

@@ -20,10 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field
 
 from ats.errors import InvalidInput
-from ats.tomlfile import find_upwards, read
+from ats.tomlfile import Strict, find_upwards, read
 
 TABLE_NAME = "delegation.toml"
 NOUN = re.compile(r"[a-z][a-z0-9-]*")
@@ -74,19 +74,15 @@ class Table:
         return sorted(set(nouns), key=lambda n: (-self.route(n).priority, n))
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class _Entry(_Strict):
+class _Entry(Strict):
     command: str | None = None
     priority: int | None = None
     dispatchable: bool | None = None
 
 
-class _File(_Strict):
+class _File(Strict):
     builtin: bool = True  # false: start from an empty table instead of the defaults
-    nouns: dict[str, _Entry] = {}
+    nouns: dict[str, _Entry] = Field(default_factory=dict)
 
 
 def check_command(command: str, where: str) -> None:
