@@ -141,7 +141,7 @@ async def client(db_url: str) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(db_url, reaper_interval=0.1)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ats.test") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
             yield c
 
 
@@ -155,20 +155,29 @@ ATS = [sys.executable, "-m", "ats"]
 
 
 def start_server(
-    db_url: str, *extra: str, port: int, env: dict[str, str] | None = None
+    db_url: str,
+    *extra: str,
+    port: int,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``ats serve`` and wait until it answers /health (the caller stops it)."""
+    """Start ``ats serve`` and wait until it answers /health (the caller stops it).
+
+    ``log``: append its stderr to this file. A server that logs a lot (a database outage) must
+    not write into a pipe nobody reads: once the pipe is full, it would block.
+    """
     cmd = [*ATS, "serve", "--port", str(port), "--database", db_url, *extra]
-    proc = subprocess.Popen(
-        cmd,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    with contextlib.ExitStack() as files:
+        stderr = files.enter_context(log.open("ab")) if log else subprocess.PIPE
+        proc = subprocess.Popen(
+            cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=stderr
+        )
     deadline = time.monotonic() + 30
     while True:
         if proc.poll() is not None:
             err = proc.stderr.read().decode() if proc.stderr else ""
+            if log:
+                err = log.read_text(errors="replace")[-4000:]
             raise RuntimeError(f"ats serve exited with {proc.returncode}: {err}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
@@ -194,11 +203,15 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def running_server(
-    db_url: str, *extra: str, port: int | None = None, env: dict[str, str] | None = None
+    db_url: str,
+    *extra: str,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
 ) -> Iterator[str]:
     """A real ``ats serve`` process; yields its base URL and stops it afterwards."""
     port = port or free_port()
-    proc = start_server(db_url, *extra, port=port, env=env)
+    proc = start_server(db_url, *extra, port=port, env=env, log=log)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import socket
+import sys
 
 import pytest
 
@@ -200,6 +202,58 @@ def test_health_and_delete_json(ats: Ats, fake: FakeServer) -> None:
     fake.on("DELETE", "/tasks/3", 200, {"deleted": True, "id": 3})
     assert ats("health", "-f", "json").json() == health
     assert ats("delete", "3", "-f", "json").json() == {"deleted": True, "id": 3}
+
+
+class Terminal(io.StringIO):
+    """A stdin a person types into."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_delete_from_a_script_does_not_ask(ats: Ats, fake: FakeServer) -> None:
+    fake.on("DELETE", "/tasks/4", 200, {"deleted": True, "id": 4})
+    for argv in (("delete", "4"), ("delete", "4", "--yes"), ("delete", "-y", "4")):
+        done = ats(*argv)
+        assert (done.code, done.out, done.err) == (0, "Deleted task #4\n", ""), argv
+    assert [r.method for r in fake.requests] == ["DELETE"] * 3
+
+
+@pytest.mark.parametrize(("answer", "code"), [("y\n", 0), ("n\n", 1), ("", 1)])
+def test_delete_at_a_terminal_asks_first(
+    ats: Ats, fake: FakeServer, monkeypatch: pytest.MonkeyPatch, answer: str, code: int
+) -> None:
+    fake.on("GET", "/tasks/4", 200, task_json(4, title="Fix the parser"))
+    fake.on("DELETE", "/tasks/4", 200, {"deleted": True, "id": 4})
+    monkeypatch.setattr(sys, "stdin", Terminal(answer))
+    done = ats("delete", "4")
+    assert done.code == code
+    assert "Delete task #4 ('Fix the parser') for good?" in done.err
+    methods = [r.method for r in fake.requests]
+    assert methods == (["GET", "DELETE"] if code == 0 else ["GET"])
+    # click's prompt hands input() a " " for readline, which lands on stdout.
+    assert done.out.strip() == ("Deleted task #4" if code == 0 else "")
+
+
+def test_delete_yes_at_a_terminal_does_not_ask(
+    ats: Ats, fake: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.on("DELETE", "/tasks/4", 200, {"deleted": True, "id": 4})
+    monkeypatch.setattr(sys, "stdin", Terminal(""))
+    done = ats("delete", "4", "--yes", "-f", "json")
+    assert (done.code, done.json(), done.err) == (0, {"deleted": True, "id": 4}, "")
+    assert [r.method for r in fake.requests] == ["DELETE"]
+
+
+def test_delete_of_a_missing_task_at_a_terminal_exits_3_unasked(
+    ats: Ats, fake: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.on("GET", "/tasks/9", 404, {"error": "Task not found"})
+    monkeypatch.setattr(sys, "stdin", Terminal("y\n"))
+    done = ats("delete", "9")
+    assert done.code == 3
+    assert "for good?" not in done.err
+    assert [r.method for r in fake.requests] == ["GET"]
 
 
 def test_verbose_traces_http_on_stderr_and_keeps_stdout_clean(ats: Ats, fake: FakeServer) -> None:

@@ -19,7 +19,7 @@ ME = Actor(ActorType.AGENT, "worker-1", "Worker One")
 
 
 def client(fake: FakeServer, scope: tuple[str, str] | None = None) -> AsyncClient:
-    return AsyncClient("http://ats.test", ME, scope=scope, transport=fake.transport())
+    return AsyncClient("http://localhost", ME, scope=scope, transport=fake.transport())
 
 
 async def test_every_request_carries_the_actor_headers() -> None:
@@ -143,7 +143,7 @@ async def test_capture_json_keeps_exactly_what_the_server_sent() -> None:
 def test_sync_client_has_the_same_methods_and_results() -> None:
     fake = FakeServer()
     fake.on("POST", "/tasks/5/complete", 200, task_json(5, status="completed", outputs=[1]))
-    with Client("http://ats.test", ME, transport=fake.transport()) as ats:
+    with Client("http://localhost", ME, transport=fake.transport()) as ats:
         task = ats.complete(5, [1], lease_token=3)
     assert task.status is Status.COMPLETED and task.outputs == [1]
     assert fake.last_body() == {"outputs": [1], "lease_token": 3}
@@ -155,11 +155,11 @@ async def test_sync_client_works_inside_a_running_event_loop() -> None:
     fake = FakeServer()
     fake.on("GET", "/health", 200, {"status": "ok"})
     assert asyncio.get_running_loop()
-    with Client("http://ats.test", ME, transport=fake.transport()) as ats:
+    with Client("http://localhost", ME, transport=fake.transport()) as ats:
         assert ats.health() == {"status": "ok"}
 
 
 def test_sync_client_raises_the_server_error() -> None:
     fake = FakeServer()
-    with Client("http://ats.test", ME, transport=fake.transport()) as ats, pytest.raises(NotFound):
+    with Client("http://localhost", ME, transport=fake.transport()) as ats, pytest.raises(NotFound):
         ats.get_task(1)

@@ -44,7 +44,7 @@ def frame(event: dict[str, Any]) -> bytes:
 
 
 def client(fake: FakeServer, scope: tuple[str, str] | None = None) -> AsyncClient:
-    return AsyncClient("http://ats.test", ME, scope=scope, transport=fake.transport())
+    return AsyncClient("http://localhost", ME, scope=scope, transport=fake.transport())
 
 
 # -- plain calls ---------------------------------------------------------------------------------
@@ -124,7 +124,7 @@ async def test_export_and_import_carry_json_lines_untouched() -> None:
         return httpx.Response(201, json={"imported": 2})
 
     transport = httpx.MockTransport(handle)
-    async with AsyncClient("http://ats.test", ME, transport=transport) as ats:
+    async with AsyncClient("http://localhost", ME, transport=transport) as ats:
         assert await ats.feed_export() == jsonl
         assert seen[-1].headers["Accept"] == "application/x-ndjson"
         assert seen[-1].headers["X-Actor-ID"] == "me"
@@ -199,7 +199,7 @@ class SseScript:
         return httpx.Response(200, headers={"Content-Type": "text/event-stream"}, stream=body)
 
     def client(self) -> AsyncClient:
-        return AsyncClient("http://ats.test", ME, transport=httpx.MockTransport(self.handle))
+        return AsyncClient("http://localhost", ME, transport=httpx.MockTransport(self.handle))
 
 
 class ScriptedBody(httpx.AsyncByteStream):
@@ -286,7 +286,7 @@ async def test_the_first_connection_must_succeed() -> None:
     async def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    async with AsyncClient("http://ats.test", ME, transport=httpx.MockTransport(refuse)) as ats:
+    async with AsyncClient("http://localhost", ME, transport=httpx.MockTransport(refuse)) as ats:
         with pytest.raises(Unavailable):
             await take(ats.feed_stream(since=fid(0)), 1)
 
@@ -328,7 +328,7 @@ def test_sync_client_feed_calls_and_stream() -> None:
         return fake.handle(request)
 
     fake.on("POST", "/feed/events", 201, feed_json(1))
-    with Client("http://ats.test", ME, transport=httpx.MockTransport(handle)) as ats:
+    with Client("http://localhost", ME, transport=httpx.MockTransport(handle)) as ats:
         assert ats.feed_publish("claude", "finding", "event 1").id == fid(1)
         seen = []
         for event in ats.feed_stream(since=fid(0)):

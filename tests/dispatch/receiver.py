@@ -25,9 +25,12 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, *statuses: int, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *statuses: int, headers: dict[str, str] | None = None, body: bytes | None = None
+    ) -> None:
         self.script = list(statuses)
         self.extra_headers = headers or {}
+        self.body = body  # every answer's body; default {"ok": true|false}
         self.requests: list[Received] = []
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -66,7 +69,7 @@ class Receiver:
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 self.requests.append(Received(method, path, headers, body))
                 status = self.script.pop(0) if self.script else 200
-                answer = json.dumps({"ok": 200 <= status < 300}).encode()
+                answer = self.body or json.dumps({"ok": 200 <= status < 300}).encode()
                 extra = "".join(f"{k}: {v}\r\n" for k, v in self.extra_headers.items())
                 writer.write(
                     f"HTTP/1.1 {status} Scripted\r\nContent-Type: application/json\r\n"

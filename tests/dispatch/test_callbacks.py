@@ -1,4 +1,5 @@
-"""Callbacks (SPEC §6): POSTed to a real local receiver, retried with backoff, signed, drained."""
+"""Callbacks (SPEC §6): POSTed to a real local receiver, retried with backoff, signed, drained;
+refused when they lead to loopback, link-local or private addresses unless allowed."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from ats.dispatch.callbacks import (
     callback_url,
     signature,
 )
+from ats.dispatch.destinations import Destinations, Policy
+from ats.errors import InvalidInput
 
 from .receiver import Receiver
 from .samples import CapturedLog, make_task
@@ -31,11 +34,13 @@ def captured() -> CapturedLog:
 
 @pytest.fixture
 async def deliveries(captured: CapturedLog) -> AsyncIterator[MakeDeliveries]:
-    """Build ``Deliveries`` with fast backoff; all are closed after the test."""
+    """Build ``Deliveries`` with fast backoff; all are closed after the test. The receivers
+    listen on 127.0.0.1, so private destinations are allowed unless a test says otherwise."""
     made: list[Deliveries] = []
+    local = Destinations(Policy(allow_private=True))
 
     def make(**options: Any) -> Deliveries:
-        d = Deliveries(captured.log, **{"backoff": 0.01, **options})
+        d = Deliveries(captured.log, **{"backoff": 0.01, "destinations": local, **options})
         made.append(d)
         return d
 
@@ -203,4 +208,160 @@ async def test_logs_never_show_a_query_string_or_credentials(
     assert receiver.requests[0].path == "/hook?token=abc"
     text = captured.stream.getvalue()
     assert "abc" not in text and "pw" not in text
-    assert captured.records[0]["url"] == receiver.url + "/hook"
+    shown = receiver.url.replace("http://", "http://user:***@") + "/hook"
+    assert captured.records[0]["url"] == shown
+
+
+# -- where a callback may lead ----------------------------------------------------------------
+
+INTERNAL = b'{"AccessKeyId":"ASIA-internal","SecretAccessKey":"from-the-metadata-service"}'
+
+
+def resolver(table: dict[str, list[str]], calls: list[str] | None = None) -> Any:
+    """A DNS of our own: names that exist nowhere else, answers we choose."""
+
+    async def resolve(host: str, port: int) -> list[str]:
+        if calls is not None:
+            calls.append(host)
+        return table[host]
+
+    return resolve
+
+
+async def test_a_loopback_callback_is_refused_and_its_answer_never_logged(
+    deliveries: MakeDeliveries, captured: CapturedLog
+) -> None:
+    async with Receiver(200, body=INTERNAL) as receiver:
+        d = deliveries(destinations=Destinations())  # the default policy: public only
+        assert d.submit(receiver.url + "/latest?token=abc", {}, what="callback", task_id=8)
+        await d.drain(10)
+    assert receiver.requests == []  # never contacted
+    [record] = captured.records
+    assert record["level"] == "error"
+    assert record["msg"] == "callback refused: destination not allowed"
+    assert record["url"] == receiver.url + "/latest"  # no query string
+    assert "127.0.0.1" in record["why"] and "loopback" in record["why"]
+    text = captured.stream.getvalue()
+    assert "abc" not in text and "metadata-service" not in text
+
+
+@pytest.mark.parametrize(
+    ("host", "kind"),
+    [
+        ("169.254.169.254", "link-local"),
+        ("10.1.2.3", "private"),
+        ("192.168.0.10", "private"),
+        ("172.16.0.1", "private"),
+        ("0.0.0.0", "unspecified"),
+        ("224.0.0.1", "multicast"),
+        ("240.0.0.1", "reserved"),
+        ("100.64.0.1", "non-public"),
+        ("[::1]", "loopback"),
+        ("[::ffff:127.0.0.1]", "loopback"),
+        ("[fd00::1]", "private"),
+        ("[fe80::1]", "link-local"),
+        ("localhost", "loopback"),
+    ],
+)
+async def test_internal_destinations_are_refused(
+    deliveries: MakeDeliveries, captured: CapturedLog, host: str, kind: str
+) -> None:
+    d = deliveries(destinations=Destinations(), attempts=5)
+    d.submit(f"http://{host}:9/hook", {}, what="callback", task_id=2)
+    await d.drain(10)
+    [record] = captured.records  # refused once, not retried
+    assert record["msg"] == "callback refused: destination not allowed"
+    assert f"a {kind} address" in record["why"]
+
+
+async def test_a_refusing_receiver_is_logged_by_status_without_its_body(
+    deliveries: MakeDeliveries, captured: CapturedLog
+) -> None:
+    async with Receiver(403, body=INTERNAL) as receiver:
+        d = deliveries()
+        d.submit(receiver.url + "/hook", {}, what="callback", task_id=6)
+        await d.drain(10)
+    [record] = captured.records
+    assert record["msg"] == "callback refused, not retried" and record["status"] == 403
+    assert "metadata-service" not in captured.stream.getvalue()
+
+
+async def test_an_allowed_host_is_reached_at_the_address_that_was_checked(
+    deliveries: MakeDeliveries, captured: CapturedLog
+) -> None:
+    """``hooks.internal`` exists only in our resolver: the request can only arrive if it was
+    sent to the address the check saw, with the name in the Host header."""
+    async with Receiver() as receiver:
+        port = receiver.url.rsplit(":", 1)[1]
+        dns = resolver({"hooks.internal": ["127.0.0.1"]})
+        policy = Policy.of(False, ["hooks.internal"])
+        d = deliveries(destinations=Destinations(policy, dns))
+        d.submit(f"http://hooks.internal:{port}/cb", {"n": 1}, what="callback", task_id=3)
+        await d.drain(10)
+    [request] = receiver.requests
+    assert request.headers["host"] == f"hooks.internal:{port}"
+    assert request.path == "/cb" and request.json() == {"n": 1}
+    assert captured.records[-1]["msg"] == "callback delivered"
+
+
+async def test_an_allowed_network_lets_its_addresses_through(
+    deliveries: MakeDeliveries,
+) -> None:
+    async with Receiver() as receiver:
+        d = deliveries(destinations=Destinations(Policy.of(False, ["127.0.0.0/8"])))
+        d.submit(receiver.url + "/cb", {}, what="callback", task_id=3)
+        await d.drain(10)
+    assert len(receiver.requests) == 1
+
+
+async def test_a_name_that_rebinds_after_the_check_is_not_followed(
+    deliveries: MakeDeliveries, captured: CapturedLog
+) -> None:
+    """First answer public, later answers loopback (DNS rebinding): the one resolution that was
+    checked is the one connected to, so the local receiver never hears from us."""
+    calls: list[str] = []
+    answers = iter([["198.18.0.1"], ["127.0.0.1"], ["127.0.0.1"]])
+
+    async def rebinding(host: str, port: int) -> list[str]:
+        calls.append(host)
+        return next(answers)
+
+    # 198.18/15 is not public either: allow that network only, as an operator might.
+    policy = Policy.of(False, ["198.18.0.0/15"])
+    async with Receiver() as receiver:
+        port = receiver.url.rsplit(":", 1)[1]
+        d = deliveries(destinations=Destinations(policy, rebinding), attempts=1, timeout=0.5)
+        d.submit(f"http://rebind.test:{port}/cb", {}, what="callback", task_id=4)
+        await d.drain(10)
+    assert receiver.requests == []
+    assert calls == ["rebind.test"]  # resolved once for the attempt, not again to connect
+    assert captured.records[-1]["msg"] == "callback gave up"
+
+
+async def test_https_is_pinned_with_the_name_as_tls_server_name() -> None:
+    dns = resolver({"hooks.example.com": ["93.184.216.34", "2606:2800:220:1::1"]})
+    pinned = await Destinations(Policy(), dns).pin("https://hooks.example.com/cb?k=v")
+    assert str(pinned.url) == "https://93.184.216.34/cb?k=v"
+    assert pinned.headers["Host"] == "hooks.example.com"
+    assert pinned.extensions == {"sni_hostname": "hooks.example.com"}
+    plain = await Destinations(Policy(), dns).pin("http://hooks.example.com:8080/cb")
+    assert str(plain.url) == "http://93.184.216.34:8080/cb"
+    assert plain.headers == {"Host": "hooks.example.com:8080"} and plain.extensions == {}
+
+
+async def test_one_internal_address_among_public_ones_is_enough_to_refuse(
+    deliveries: MakeDeliveries, captured: CapturedLog
+) -> None:
+    dns = resolver({"mixed.test": ["93.184.216.34", "10.0.0.5"]})
+    d = deliveries(destinations=Destinations(Policy(), dns))
+    d.submit("http://mixed.test/cb", {}, what="callback", task_id=5)
+    await d.drain(10)
+    assert captured.records[-1]["why"] == "mixed.test resolves to 10.0.0.5, a private address"
+
+
+def test_an_allowed_host_must_be_a_host_not_a_url() -> None:
+    with pytest.raises(InvalidInput, match="not a URL"):
+        Policy.of(False, ["http://hooks.internal/cb"])
+    policy = Policy.of(False, ["Hooks.Internal.", "10.0.0.0/8", "::1", " "])
+    assert policy.hosts == frozenset({"hooks.internal"})
+    assert [str(n) for n in policy.networks] == ["10.0.0.0/8", "::1/128"]

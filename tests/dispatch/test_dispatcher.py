@@ -312,7 +312,8 @@ async def test_callback_is_retried_and_signed(
 
     async with Receiver(500, 500, 200) as receiver:
         env = {"ATS_CALLBACK_SECRET": "s3cret"}
-        args = ("-c", "cb", "--command", "echo done")
+        # The receiver is on 127.0.0.1: allowed only because the operator says so.
+        args = ("-c", "cb", "--command", "echo done", "--allow-private-callbacks")
         async with dispatcher(server_url, *args, env=env, log=tmp_path / "d.log") as bot:
             task = await ats.create_task(
                 "Call me back", channel="cb", payload={"callback_url": f"{receiver.url}/hook"}
@@ -326,6 +327,61 @@ async def test_callback_is_retried_and_signed(
             expected = hmac.new(b"s3cret", last.body, hashlib.sha256).hexdigest()
             assert hmac.compare_digest(last.headers["x-ats-signature"], f"sha256={expected}")
             assert await bot.stop() == 0
+
+
+async def test_a_callback_to_a_private_address_is_refused_and_logged(
+    ats: AsyncClient, server_url: str, tmp_path: Path
+) -> None:
+    """A task must not make the dispatcher call what only its host can reach (127.0.0.1 here,
+    a metadata service or the private network elsewhere), nor copy the answer into its log."""
+    log = tmp_path / "d.log"
+    async with Receiver(200, body=b'{"internal":"answer-from-inside"}') as receiver:
+        args = ("-c", "ssrf", "--command", "echo done")
+        async with dispatcher(server_url, *args, log=log) as bot:
+            assert bot.messages("dispatcher started")[0]["callbacks"] == "public addresses only"
+            task = await ats.create_task(
+                "Call home",
+                channel="ssrf",
+                payload={"callback_url": f"{receiver.url}/admin?token=s3cr3t"},
+            )
+            done = await wait_status(ats, task.id, Status.COMPLETED)
+            assert done.outputs == ["done"]  # the task itself is not punished
+            refused = await bot.wait_log(
+                "callback refused: destination not allowed", task_id=task.id
+            )
+            assert await bot.stop() == 0
+    assert receiver.requests == []
+    assert refused["level"] == "error"
+    assert refused["url"] == f"{receiver.url}/admin"
+    assert "127.0.0.1" in refused["why"] and "loopback" in refused["why"]
+    assert len(bot.messages("callback refused: destination not allowed")) == 1  # no retries
+    text = log.read_text()
+    assert "s3cr3t" not in text and "answer-from-inside" not in text
+
+
+async def test_a_title_read_as_an_option_fails_the_task_unless_after_a_double_dash(
+    ats: AsyncClient, server_url: str, tmp_path: Path
+) -> None:
+    tool = script(tmp_path, "tool.sh", 'printf "%s|" "$@"')
+    unsafe = ("-c", "unsafe", "--command", f"{tool} {{title}} --fixed")
+    safe = ("-c", "safe", "--command", f"{tool} --fixed -- {{title}}")
+    async with (
+        dispatcher(server_url, *unsafe, log=tmp_path / "a.log") as a,
+        dispatcher(server_url, *safe, log=tmp_path / "b.log") as b,
+    ):
+        bad = await ats.create_task("--config=/etc/passwd", channel="unsafe")
+        failed = await wait_status(ats, bad.id, Status.FAILED)
+        assert failed.attempts == 1  # not retried: running it again cannot help
+        assert failed.reason is not None
+        assert failed.reason.startswith(
+            "refused to run: {title} made argument 1 start with '-', so the command would "
+            "read it as an option; put the placeholder after a literal -- "
+        )
+        assert failed.reason.endswith(": --config=/etc/passwd")
+        ok = await ats.create_task("--config=/etc/passwd", channel="safe")
+        done = await wait_status(ats, ok.id, Status.COMPLETED)
+        assert done.outputs == ["--fixed|--|--config=/etc/passwd|"]
+        assert await a.stop() == 0 and await b.stop() == 0
 
 
 async def test_named_limits_hold_a_class_to_its_own_concurrency(

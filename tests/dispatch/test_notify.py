@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from ats.dispatch.callbacks import SIGNATURE_HEADER, Deliveries
+from ats.dispatch.destinations import Destinations, Policy
 from ats.dispatch.notify import Notifier, event_for, is_quiet, message_text
 
 from .receiver import Receiver
@@ -24,7 +25,9 @@ def captured() -> CapturedLog:
 
 @pytest.fixture
 async def deliveries(captured: CapturedLog) -> AsyncIterator[Deliveries]:
-    # A callback secret is set on purpose: it must not leak into Telegram requests.
+    # A callback secret is set on purpose: it must not leak into Telegram requests. The default
+    # callback policy (public addresses only) on purpose too: the receivers listen on 127.0.0.1,
+    # and notification targets, chosen by the operator, are not held to it.
     d = Deliveries(captured.log, secret="callback-secret", backoff=0.01)
     yield d
     await d.aclose()
@@ -104,8 +107,21 @@ async def test_both_channels_and_a_blocked_task(deliveries: Deliveries) -> None:
     assert by_path["/hook"]["event"] == "task.blocked"
 
 
+async def test_the_operators_webhook_may_be_local_a_tasks_callback_may_not(
+    deliveries: Deliveries, captured: CapturedLog
+) -> None:
+    async with Receiver() as hook:
+        Notifier(deliveries, webhook_url=hook.url + "/ats").notify(make_task(1), "task.completed")
+        deliveries.submit(hook.url + "/ats", {"task_id": 1}, what="callback", task_id=1)
+        await deliveries.drain(10)
+    assert len(hook.requests) == 1
+    outcome = {r["msg"] for r in captured.records}
+    assert outcome == {"webhook delivered", "callback refused: destination not allowed"}
+
+
 @pytest.mark.parametrize("quiet", [True, 1, "yes", "true"])
-async def test_quiet_suppresses_notifications(deliveries: Deliveries, quiet: object) -> None:
+async def test_quiet_suppresses_notifications(captured: CapturedLog, quiet: object) -> None:
+    deliveries = Deliveries(captured.log, destinations=Destinations(Policy(allow_private=True)))
     async with Receiver() as server:
         notifier = Notifier(
             deliveries,
@@ -118,6 +134,7 @@ async def test_quiet_suppresses_notifications(deliveries: Deliveries, quiet: obj
         # ... but not the task's own callback, which someone asked for explicitly
         deliveries.submit(server.url + "/cb", {"task_id": 5}, what="callback", task_id=5)
         await deliveries.drain(10)
+        await deliveries.aclose()
     assert [r.path for r in server.requests] == ["/cb"]
 
 

@@ -3,11 +3,14 @@ settings come from flags > environment > TOML file > defaults."""
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
+from ats.dispatch import settings
 from ats.dispatch.settings import ExecutorKind, Flags, load
 from ats.errors import InvalidInput
 from tests.conftest import running_server
@@ -125,3 +128,49 @@ def test_the_example_file_is_valid() -> None:
     assert s.channels == ("builds", "docs")
     assert s.executor.kind is ExecutorKind.COMMAND
     assert s.concurrency == 4 and dict(s.limits) == {"gpu": 1}
+
+
+def test_callback_policy_from_flags_env_and_file(tmp_path: Path) -> None:
+    config = tmp_path / "d.toml"
+    config.write_text(
+        '[executor]\ncommand = "true"\n'
+        '[callbacks]\nallow_private = true\nallow_hosts = ["hooks.internal", "10.1.0.0/16"]\n'
+    )
+    base = Flags(channels=("c",), config=str(config))
+    s = load(base, env={})
+    assert s.allow_private_callbacks and s.callback_allow_hosts == ("hooks.internal", "10.1.0.0/16")
+    env = {"ATS_ALLOW_PRIVATE_CALLBACKS": "no", "ATS_CALLBACK_ALLOW_HOSTS": "a.test, b.test"}
+    s = load(base, env=env)
+    assert not s.allow_private_callbacks and s.callback_allow_hosts == ("a.test", "b.test")
+    flags = Flags(
+        channels=("c",), config=str(config), allow_private_callbacks=True,
+        callback_allow_hosts=("c.test",),
+    )  # fmt: skip
+    s = load(flags, env=env)
+    assert s.allow_private_callbacks and s.callback_allow_hosts == ("c.test",)
+    assert s.callback_policy.hosts == frozenset({"c.test"})
+    default = load(Flags(channels=("c",), command="true"), env={})
+    assert not default.allow_private_callbacks and default.callback_allow_hosts == ()
+    with pytest.raises(InvalidInput, match="not a URL"):
+        load(Flags(channels=("c",), command="true", callback_allow_hosts=("http://x/",)), env={})
+
+
+def test_the_example_file_documents_every_key() -> None:
+    """Each key the file format accepts appears in examples/dispatch.toml (set or commented)."""
+    text = (REPO / "examples" / "dispatch.toml").read_text()
+
+    def keys(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str]]:
+        found = []
+        for name in model.model_fields:
+            nested = getattr(settings, f"_{name.capitalize()}", None)
+            if isinstance(nested, type) and issubclass(nested, BaseModel):
+                found += keys(nested, f"{name}.")
+            found.append((prefix, name))
+        return found
+
+    missing = [
+        p + k
+        for p, k in keys(settings._File)
+        if not re.search(rf"^\s*#?\s*(\[{k}\]|{k}\s*=)", text, re.MULTILINE)
+    ]
+    assert missing == []

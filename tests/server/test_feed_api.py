@@ -169,7 +169,7 @@ async def test_retention_and_mirror_off(db_url: str) -> None:
     app = create_app(db_url, feed_keep=10, feed_mirror=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ats.test") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
             made = [await publish(c, "r", summary=f"s{i}") for i in range(25)]
             for _ in range(50):  # retention runs in the background, about once a second
                 kept = (await c.get("/feed/events", params={"limit": 1000})).json()

@@ -154,14 +154,11 @@ def test_without_a_terminal_and_without_yes_it_refuses(tree: Path) -> None:
 def test_bad_input_is_one_line_exit_2_and_changes_nothing(tree: Path) -> None:
     request(tree, "login")
     before = snapshot(tree)
-    outside = tree.parent / "outside.md"
-    write(outside, "# O\n**Tags**: #delegated-fix\n")
     cases = {
         ("claim", "Bad_Noun", "--yes"): "invalid noun 'Bad_Noun'",
         ("claim", "#needs-fix", "--yes"): "is not a #delegated-NOUN tag",
         ("claim", "#", "--yes"): "invalid tag '#'",
         ("claim", "fix", "missing-dir", "--yes"): "missing-dir: no such file or directory",
-        ("claim", "fix", str(outside), "--yes"): "outside",
         ("claim", "--yes", "--table", "nope.toml"): "dispatch table nope.toml does not exist",
     }
     for argv, message in cases.items():
@@ -170,7 +167,22 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(tree: Path) -> None:
         line = one_error_line(done.err)
         assert line.startswith("ats delegate: ") and message in line, (argv, line)
     assert snapshot(tree) == before
-    assert "#delegated-fix" in outside.read_text()
+
+
+def test_paths_anywhere_are_claimed_but_nothing_outside_them_is_edited(tree: Path) -> None:
+    elsewhere = tree.parent / "elsewhere"
+    mine = request(elsewhere, "login")
+    beyond = write(tree.parent / "beyond.md", "# B\n**Tags**: #delegated-implementation\n")
+    (elsewhere / "sessions/link.md").symlink_to(beyond)
+    before = beyond.read_bytes()
+
+    target = str(elsewhere / "sessions")
+    done = delegate(tree, "claim", "implementation", target, "--yes", "--no-route", "--by", "al")
+
+    assert done.code == 0, done.err
+    assert "claimed: 1" in done.out
+    assert "#claimed-implementation <!-- ats:claimed-" in mine.read_text()
+    assert beyond.read_bytes() == before  # a symlink out of the scanned tree is not followed
 
 
 def test_racing_claimers_claim_every_item_exactly_once(tree: Path) -> None:

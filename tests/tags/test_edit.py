@@ -189,30 +189,45 @@ def test_an_invalid_tag_is_refused_before_the_file_is_touched(
     assert path.read_text() == "#ok\n"
 
 
-def test_bad_paths_are_refused(tree: Path, tmp_path: Path) -> None:
-    outside = tmp_path / "outside.md"
-    outside.write_text("#a\n")
-    (tree / "link.md").symlink_to(outside)
+def test_bad_paths_are_refused(tree: Path) -> None:
     (tree / "dir.md").mkdir()
     os.mkfifo(tree / "pipe.md")
+    (tree / "dangling.md").symlink_to(tree / "gone.md")
     cases = {
         "missing.md": "no such file",
-        str(outside): "outside",
-        "link.md": "outside",
-        "../outside.md": "outside",
+        "dangling.md": "no such file",
         "dir.md": "is a directory",
         "pipe.md": "not a regular file",
     }
     for name, message in cases.items():
         with pytest.raises(InvalidInput, match=message):
             swap(Path(name), "#a", "#b")
+
+
+def test_any_writable_file_is_edited_whatever_the_working_directory(
+    tree: Path, tmp_path: Path
+) -> None:
+    outside = note(tmp_path, "#a\n", "outside.md")
+    assert swap(outside, "#a", "#b") is True  # absolute
+    assert swap("../outside.md", "#b", "#c") is True  # relative, above the working directory
+    (tree / "link.md").symlink_to(outside)
+    assert swap("link.md", "#c", "#d") is True  # a symlink: its target is edited
+    assert (tree / "link.md").is_symlink()
+    assert outside.read_text() == "#d\n"
+    assert sorted(os.listdir(tmp_path)) == ["home", "outside.md", "work"]
+
+
+def test_within_confines_edits_to_some_trees(tree: Path, tmp_path: Path) -> None:
+    outside = note(tmp_path, "#a\n", "outside.md")
+    (tree / "link.md").symlink_to(outside)
+    for name in (str(outside), "../outside.md", "link.md"):
+        with pytest.raises(InvalidInput, match=r"outside .*, the tree ATS may edit"):
+            swap(name, "#a", "#b", within=[tree])
     assert outside.read_text() == "#a\n"
-
-
-def test_root_widens_or_narrows_the_tree(tree: Path, tmp_path: Path) -> None:
-    outside = tmp_path / "outside.md"
-    outside.write_text("#a\n")
-    assert swap(outside, "#a", "#b", root=tmp_path) is True
+    assert swap(outside, "#a", "#b", within=[tree, tmp_path]) is True
     path = note(tree, "#a\n")
     with pytest.raises(InvalidInput, match="outside"):
-        swap(path, "#a", "#b", root=tree / "sub")
+        swap(path, "#a", "#b", within=[tree / "sub"])
+    with pytest.raises(InvalidInput, match="outside"):
+        swap(path, "#a", "#b", within=[])
+    assert swap(path, "#a", "#b", within=[Path(".")]) is True

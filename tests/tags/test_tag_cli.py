@@ -7,7 +7,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -192,8 +191,8 @@ def test_no_final_newline_stays_that_way(ats: Ats, tree: Path) -> None:
         (("add", "n.md", "#1"), "invalid tag '#1'"),
         (("remove", "missing.md", "#a"), "missing.md: no such file"),
         (("swap", "dir", "#a", "#b"), "dir: is a directory"),
-        (("swap", "../outside.md", "#a", "#b"), "outside"),
-        (("swap", "link.md", "#a", "#b"), "outside"),
+        (("swap", "../outside.md", "#a", "#b", "--root", "."), "outside"),
+        (("swap", "link.md", "#a", "#b", "--root", "."), "outside"),
         (("add", "pipe.md", "#a"), "pipe.md: not a regular file"),
     ],
 )
@@ -214,23 +213,65 @@ def test_bad_arguments_exit_2_with_one_line_and_change_nothing(
     assert sorted(os.listdir(tree)) == ["dir", "link.md", "n.md", "pipe.md"]
 
 
-def test_an_unreadable_file_exits_2(tmp_path: Path) -> None:
-    """As root every file is readable, so the command then runs as nobody (setpriv)."""
-    place = Path(tempfile.mkdtemp(prefix="ats-unreadable-"))
-    try:
-        place.chmod(0o777)
-        path = write(place / "n.md", "**Tags**: #a\n")
-        path.chmod(0)
-        command = [sys.executable, "-m", "ats", "tag", "swap", "n.md", "#a", "#b"]
-        if os.geteuid() == 0:
-            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
-        done = subprocess.run(command, cwd=place, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 2
-        assert "n.md: cannot read" in one_error_line(done.stderr)
-        path.chmod(0o644)
-        assert path.read_text() == "**Tags**: #a\n"
-    finally:
-        shutil.rmtree(place)
+# Root reads any file through these two capabilities; without them a mode-0 file is unreadable to
+# its owner too. Dropping them from the bounding set (not switching to another user) keeps the
+# checkout and the venv readable wherever they live, e.g. under a 0700 mktemp -d folder.
+NO_DAC_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def test_an_unreadable_file_exits_2(tree: Path) -> None:
+    path = write(tree / "n.md", "**Tags**: #a\n")
+    path.chmod(0)
+    command = [sys.executable, "-m", "ats", "tag", "swap", "n.md", "#a", "#b"]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("root reads every file, and setpriv is not there to drop that power")
+        command = [*NO_DAC_OVERRIDE, *command]
+    done = subprocess.run(command, cwd=tree, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "n.md: cannot read" in one_error_line(done.stderr)
+    path.chmod(0o644)
+    assert path.read_text() == "**Tags**: #a\n"
+    assert sorted(os.listdir(tree)) == ["n.md"]
+
+
+def test_any_writable_file_from_any_directory(ats: Ats, tree: Path, tmp_path: Path) -> None:
+    outside = write(tmp_path / "elsewhere/n.md", "**Tags**: #delegated-x\n")
+    (tree / "link.md").symlink_to(outside)
+    assert ats("tag", "swap", str(outside), "#delegated-x", "#claimed-x").code == 0
+    assert ats("tag", "swap", "../elsewhere/n.md", "#claimed-x", "#done-x").code == 0
+    assert ats("tag", "add", "link.md", "#more").code == 0
+    assert ats("tag", "remove", "link.md", "#done-x").code == 0
+    assert (tree / "link.md").is_symlink()
+    assert outside.read_text() == "**Tags**: #more\n"
+
+
+def test_root_confines_edits_to_one_tree(
+    ats: Ats, tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inner = write(tree / "docs/n.md", "**Tags**: #a\n")
+    outside = write(tmp_path / "outside.md", "**Tags**: #a\n")
+    refused = ats("tag", "swap", str(outside), "#a", "#b", "--root", str(tree))
+    assert refused.code == 2
+    line = one_error_line(refused.err)
+    assert line == f"Error: {outside}: outside {tree}, the tree ATS may edit"
+    assert ats("tag", "swap", "docs/n.md", "#a", "#b", "--root", str(tree)).code == 0
+    monkeypatch.setenv("ATS_TAG_ROOT", str(tree / "docs"))
+    assert ats("tag", "add", str(outside), "#c").code == 2
+    assert ats("tag", "remove", "docs/n.md", "#b").code == 0
+    assert ats("tag", "add", str(outside), "#c", "--root", str(tmp_path)).code == 0
+    assert (inner.read_text(), outside.read_text()) == ("**Tags**:\n", "**Tags**: #a #c\n")
+
+
+def test_the_ats_command_swaps_an_absolute_path_from_the_filesystem_root(
+    tree: Path, tmp_path: Path
+) -> None:
+    path = write(tree / "notes/n.md", "**Tags**: #delegated-x\n")
+    command = [sys.executable, "-m", "ats", "tag", "swap", str(path), "#delegated-x", "#claimed-x"]
+    done = subprocess.run(command, cwd="/", capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == f"{path}: #delegated-x -> #claimed-x\n"
+    assert path.read_text() == "**Tags**: #claimed-x\n"
 
 
 # ---- real processes -----------------------------------------------------------------------------
@@ -257,7 +298,7 @@ runpy.run_module("ats", run_name="__main__", alter_sys=True)
 
 
 @pytest.mark.slow
-def test_48_concurrent_swaps_exactly_one_wins(tree: Path) -> None:
+def test_48_concurrent_swaps_exactly_one_wins(tree: Path, tmp_path: Path) -> None:
     # A long file widens the read-modify-write window, so that without the lock several would win.
     filler = "Notes with `#delegated-x` mentions and #delegated-x-not tags.\n" * 5_000
     before = (NOTE + filler).replace("\n", "\r\n") + "tail without newline #delegated-x-not"
@@ -265,11 +306,14 @@ def test_48_concurrent_swaps_exactly_one_wins(tree: Path) -> None:
     path = write(tree / "n.md", before)
     path.chmod(0o604)
     go_read, go_write = os.pipe()
-    argv = ["tag", "swap", "n.md", "#delegated-x", "#claimed-x"]
+    # Agents pass absolute paths from wherever they run: the racers start in another directory.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    argv = ["tag", "swap", str(path), "#delegated-x", "#claimed-x"]
     racers = [
         subprocess.Popen(
             [sys.executable, "-c", RACER, str(go_read), *argv],
-            cwd=tree,
+            cwd=elsewhere,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -300,6 +344,7 @@ def test_48_concurrent_swaps_exactly_one_wins(tree: Path) -> None:
     assert after.count(b"#claimed-x") == 1
     assert stat.S_IMODE(path.stat().st_mode) == 0o604
     assert sorted(os.listdir(tree)) == ["n.md"]
+    assert os.listdir(elsewhere) == []
 
 
 # ---- the typer-free fast path -------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """``ats delegate``: claim, review, watch, publish and sync tagged work in Markdown files (SPEC §8).
 
 The logic lives in ``ats.tags`` (delegate, review, watch, publish); this module parses flags,
-asks the person at the terminal and prints what happened. Bad input — an invalid noun or tag, a
-missing path, a path outside the current directory, a malformed dispatch table, no terminal to
+asks the person at the terminal and prints what happened. PATHS may be anywhere; the commands
+only edit files under the PATHS they scanned (a symlink out of them is not followed for an edit).
+Bad input — an invalid noun or tag, a missing path, a malformed dispatch table, no terminal to
 ask — is one line on stderr and exit code 2, before any file changes. A claim that another worker
 won is an outcome, not an error (exit 0); a route that fails to start or exits non-zero makes
 ``claim`` exit 1 after the summary.
@@ -68,7 +69,7 @@ def _usage() -> Iterator[None]:
 
 def _paths(paths: list[Path] | None) -> list[Path]:
     chosen = paths or default_paths(Path("."))
-    check_paths(chosen, Path.cwd())
+    check_paths(chosen)
     return chosen
 
 

@@ -71,6 +71,16 @@ def dispatch(
     keyring: str | None = typer.Option(None, "--keyring", help="Key ring file (env ATS_KEYRING)."),
     log_format: str | None = typer.Option(None, "--log-format", help="json (default) or text."),
     config: str | None = typer.Option(None, "--config", help="TOML settings file."),
+    allow_private_callbacks: bool | None = typer.Option(
+        None,
+        "--allow-private-callbacks",
+        help="Let task callbacks reach loopback and private addresses (off: public only).",
+    ),
+    callback_allow_host: list[str] | None = typer.Option(
+        None,
+        "--callback-allow-host",
+        help="A host, address or network task callbacks may reach anyway (repeatable).",
+    ),
 ) -> None:
     if ctx.invoked_subcommand is not None:
         return
@@ -92,6 +102,8 @@ def dispatch(
         require_encryption=require_encryption,
         keyring=keyring,
         config=config,
+        allow_private_callbacks=allow_private_callbacks,
+        callback_allow_hosts=tuple(callback_allow_host or ()),
     )
     try:
         client_settings = sess.settings

@@ -12,14 +12,15 @@ import re
 import sys
 from pathlib import Path
 
-import orjson
 import typer
 
+from ats import redact
 from ats.cli import render
 from ats.cli.follow import follow
 from ats.cli.parsing import SINCE_FORMS, parse_json_object, parse_since
 from ats.cli.session import Session, session
 from ats.errors import AtsError, InvalidInput
+from ats.jsontext import dumps_text
 from ats.models import FeedEvent, FeedType
 
 feed_app = typer.Typer(help="The activity feed: what agents are doing.", no_args_is_help=True)
@@ -111,7 +112,7 @@ def stats(ctx: typer.Context) -> None:
 
 def _where(s: Session) -> str:
     scope = s.settings.scope
-    return f"project {scope[0]}/{scope[1]}" if scope else s.settings.url
+    return f"project {scope[0]}/{scope[1]}" if scope else redact.url(s.settings.url)
 
 
 @feed_app.command()
@@ -176,7 +177,7 @@ def import_(
 
 
 def json_line(event: FeedEvent) -> str:
-    return orjson.dumps(event.to_json()).decode() + "\n"
+    return dumps_text(event.to_json()) + "\n"
 
 
 def table_line(event: FeedEvent) -> str:
@@ -205,6 +206,6 @@ def tail(
             on_disconnect=disconnected,
         ),
         json_line if s.json else table_line,
-        following=f"Following the activity feed at {s.settings.url} (Ctrl-C to stop)",
+        following=f"Following the activity feed at {redact.url(s.settings.url)} (Ctrl-C to stop)",
         resumed=lambda last: f"Reconnected; resuming after {last}" if last else "Reconnected",
     )

@@ -1,7 +1,7 @@
-"""``ats health | stats | version | serve | db upgrade``.
+"""``ats health | stats | version | serve | db create | db upgrade``.
 
-``serve`` and ``db upgrade`` are the only places the CLI reaches into the server side; they import
-it lazily so every other command starts fast and works with only the client installed.
+``serve`` and ``db create|upgrade`` are the only places the CLI reaches into the server side; they
+import it lazily so every other command starts fast and works with only the client installed.
 """
 
 from __future__ import annotations
@@ -71,6 +71,36 @@ def serve(
         envvar="ATS_FEED_MIRROR",
         help="Copy task claims, completions and failures into the activity feed.",
     ),
+    allowed_host: list[str] = typer.Option(
+        [],
+        "--allowed-host",
+        envvar="ATS_ALLOWED_HOSTS",
+        help="A public name this server answers to (Host header), besides IP addresses, "
+        "localhost and this machine's name; '*.example.com' and '*' work. Repeatable.",
+    ),
+    cors_origin: list[str] = typer.Option(
+        [],
+        "--cors-origin",
+        envvar="ATS_CORS_ORIGINS",
+        help="A web origin (https://app.example.com) allowed to call this server from a "
+        "browser; others are refused. Repeatable.",
+    ),
+    # Defaults as in ats.server.protocol, which this module does not import (CLI start-up time).
+    header_timeout: float = typer.Option(
+        10.0,
+        "--header-timeout",
+        min=0.1,
+        envvar="ATS_HEADER_TIMEOUT",
+        help="Seconds a client has to send a request's headers; slower connections are closed.",
+    ),
+    max_connections: int = typer.Option(
+        2048,
+        "--max-connections",
+        min=1,
+        envvar="ATS_MAX_CONNECTIONS",
+        help="Open connections per server process (kept below the open-file limit). At the cap "
+        "a new connection replaces the oldest one still sending its headers, else gets 503.",
+    ),
 ) -> None:
     """Run the ATS server (REST, WebSocket, SSE, activity feed)."""
     from ats.server.runner import serve as run_server
@@ -83,7 +113,31 @@ def serve(
         reaper_interval=reaper_interval,
         feed_keep=feed_retention,
         feed_mirror=feed_mirror,
+        allowed_hosts=[n for item in allowed_host for n in item.replace(",", " ").split()],
+        cors_origins=[n for item in cors_origin for n in item.replace(",", " ").split()],
+        header_timeout=header_timeout,
+        max_connections=max_connections,
     )
+
+
+@db_app.command("create")
+def create(ctx: typer.Context, database: str | None = DATABASE) -> None:
+    """Create the database (PostgreSQL: through the server's postgres database) and migrate it.
+
+    A database that already exists is fine: it is only migrated (exit 0).
+    """
+    from ats import redact
+    from ats.store import create_database, resolve_url
+
+    url = resolve_url(database)
+    created, applied = run_async(create_database(url))
+    shown = redact.url(url)  # no password on screen
+    if session(ctx).json:
+        print_json({"database": shown, "created": created, "applied": applied})
+        return
+    render.line(f"created database {shown}" if created else f"database {shown} already exists")
+    for name in applied:
+        render.line(f"applied {name}")
 
 
 @db_app.command("upgrade")

@@ -1,8 +1,12 @@
 """``ats tag find | add | remove | swap``: tags in Markdown files, without a server (SPEC §8).
 
+FILE is any file the user may write, absolute or relative, from any working directory (the
+reference's ``tag.sh`` works so, and agents call it with the paths ``tag find`` printed); the
+file's permissions are the boundary. ``--root DIR`` / ``ATS_TAG_ROOT`` confines edits to one tree.
+
 Exit codes: 0 done (and ``find`` with or without hits), 1 the tag to swap or remove is not there
-(someone else claimed it), 2 bad arguments: an invalid tag, a missing file, a path outside the
-tree, a file that cannot be read or written — one line on stderr, no file changed.
+(someone else claimed it), 2 bad arguments: an invalid tag, a missing file, a path outside
+``--root``, a file that cannot be read or written — one line on stderr, no file changed.
 
 Imports stay light (typer, the stdlib, ats.tags): no HTTP client. ``find`` prints through
 cli/tag_find.py, which can also run it without typer at all (see its docstring).
@@ -28,7 +32,18 @@ EXIT_GONE, EXIT_USAGE = 1, 2
 tag_app = typer.Typer(
     help="Find and edit #tags in Markdown files (race-safe).", no_args_is_help=True
 )
-FILE = typer.Argument(..., metavar="FILE", help="The Markdown file to edit.")
+FILE = typer.Argument(..., metavar="FILE", help="The Markdown file to edit (any path).")
+ROOT = typer.Option(
+    None,
+    "--root",
+    envvar="ATS_TAG_ROOT",
+    metavar="DIR",
+    help="Only edit files under DIR (symlinks resolved); default: any file you may write.",
+)
+
+
+def _within(root: Path | None) -> list[Path] | None:
+    return None if root is None else [root]
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -71,9 +86,10 @@ def find_command(
 def add_command(
     file: str = FILE,
     tag: str = typer.Argument(..., metavar="TAG", help="The tag to add, e.g. '#needs-review'."),
+    root: Path | None = ROOT,
 ) -> None:
     """Add TAG to FILE's **Tags**: line (created after the H1 if missing)."""
-    if _checked(lambda: edit.add(file, tag)):
+    if _checked(lambda: edit.add(file, tag, within=_within(root))):
         _say(f"{file}: + #{tag.lstrip('#')}")
     else:
         sys.stderr.write(printable(f"{file} already has #{tag.lstrip('#')}") + "\n")
@@ -83,9 +99,10 @@ def add_command(
 def remove_command(
     file: str = FILE,
     tag: str = typer.Argument(..., metavar="TAG", help="The tag to remove."),
+    root: Path | None = ROOT,
 ) -> None:
     """Remove TAG from FILE; exit 1 if it is not there."""
-    if not _checked(lambda: edit.remove(file, tag)):
+    if not _checked(lambda: edit.remove(file, tag, within=_within(root))):
         _fail(f"#{tag.lstrip('#')} is not in {file}", EXIT_GONE)
     _say(f"{file}: - #{tag.lstrip('#')}")
 
@@ -95,8 +112,9 @@ def swap_command(
     file: str = FILE,
     old: str = typer.Argument(..., metavar="OLD", help="The tag that must be there now."),
     new: str = typer.Argument(..., metavar="NEW", help="The tag that replaces it."),
+    root: Path | None = ROOT,
 ) -> None:
     """Compare-and-swap OLD for NEW in FILE under a lock; exit 1 if OLD is gone."""
-    if not _checked(lambda: edit.swap(file, old, new)):
+    if not _checked(lambda: edit.swap(file, old, new, within=_within(root))):
         _fail(f"#{old.lstrip('#')} is not in {file} (someone else claimed it?)", EXIT_GONE)
     _say(f"{file}: #{old.lstrip('#')} -> #{new.lstrip('#')}")

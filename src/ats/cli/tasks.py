@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -172,8 +173,18 @@ def update(
 
 
 @tasks_app.command(rich_help_panel=PANEL)
-def delete(ctx: typer.Context, task_id: int = typer.Argument(..., metavar="ID")) -> None:
-    """Delete a task for good."""
+def delete(
+    ctx: typer.Context,
+    task_id: int = typer.Argument(..., metavar="ID"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+) -> None:
+    """Delete a task for good (asks first when stdin is a terminal)."""
     s = session(ctx)
+    # Only a person at a terminal is asked. Scripts and daemons have always run `ats delete ID`
+    # unasked (the reference CLI never asked), so without a terminal it deletes as before —
+    # unlike `feed clear`, which is new and wipes everything, so it demands --yes.
+    if not yes and sys.stdin.isatty():
+        task = s.call(lambda c: c.get_task(task_id)).value
+        typer.confirm(f"Delete task #{task_id} ({task.title!r}) for good?", abort=True, err=True)
     reply = s.call(lambda c: c.delete_task(task_id))
     s.show(reply.raw, lambda: render.line(f"Deleted task #{task_id}"))

@@ -11,11 +11,12 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import typer
 
+from ats import redact
 from ats.cli.follow import follow
 from ats.cli.session import session
+from ats.jsontext import dumps
 from ats.models import Event, EventType, iso
 
 watch_app = typer.Typer()
@@ -56,7 +57,7 @@ def json_line(event: Event) -> bytes:
         "event_id": event.id,
         "timestamp": iso(event.created_at),
     }
-    return orjson.dumps(record) + b"\n"
+    return dumps(record) + b"\n"
 
 
 def table_line(event: Event, tty: bool) -> str:
@@ -99,6 +100,6 @@ def watch(
             on_disconnect=disconnected,
         ),
         (lambda e: json_line(e).decode()) if s.json else (lambda e: table_line(e, tty)),
-        following=f"Watching events at {s.settings.url} (Ctrl-C to stop)",
+        following=f"Watching events at {redact.url(s.settings.url)} (Ctrl-C to stop)",
         resumed=lambda after: f"Reconnected; resuming after event {after}",
     )

@@ -19,12 +19,13 @@ import re
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import httpx
-import orjson
 
+from ats import redact
 from ats.client.http import Connection, error_of
 from ats.client.projects import JSON, drop_none, seg
 from ats.client.stream import Backoff, LiveStream
 from ats.errors import AtsError, Unavailable
+from ats.jsontext import loads
 from ats.models import FeedEvent, FeedType
 
 # The smallest ULID: "after it" means every event. Where a stream starts on an empty feed.
@@ -104,7 +105,7 @@ class FeedMethods:
         response = await self._conn.exchange(
             "POST", self._feed("/import"), content=content, content_type=NDJSON
         )
-        return int(orjson.loads(response.content)["imported"])
+        return int(loads(response.content)["imported"])
 
     def feed_stream(
         self,
@@ -195,7 +196,8 @@ async def follow_feed(
         except (httpx.TransportError, _Refused) as exc:
             if first:
                 raise Unavailable(
-                    f"cannot reach the ATS feed stream at {wire.url}{path} ({_describe(exc)})"
+                    f"cannot reach the ATS feed stream at {redact.url(wire.url + path)} "
+                    f"({_describe(exc)})"
                 ) from exc
             reason = _describe(exc)
         if not reconnect:
@@ -253,7 +255,7 @@ class SseParser:
 
 def _event(data: bytes) -> FeedEvent:
     try:
-        return FeedEvent.from_json(orjson.loads(data))
+        return FeedEvent.from_json(loads(data))
     except (ValueError, KeyError, TypeError) as exc:
         raise AtsError(
             f"the feed stream sent something that is not an event: {data[:200]!r}"

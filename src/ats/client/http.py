@@ -16,10 +16,10 @@ from contextvars import ContextVar
 from typing import Any
 
 import httpx
-import orjson
 
+from ats import redact
 from ats.errors import AtsError, Unavailable, error_from_response
-from ats.jsontext import dumps
+from ats.jsontext import dumps, loads
 from ats.models import Actor
 
 Trace = Callable[[str], None]
@@ -63,7 +63,10 @@ class Connection:
     ) -> None:
         self.url = url.rstrip("/")
         self.actor = actor
-        self._trace = trace
+        # -v lines quote URLs (the server's, callback URLs in bodies) and may quote headers:
+        # passwords, tokens and credential query values never reach the terminal. Our own
+        # query parameters (status, channel, limit …) stay readable.
+        self._trace = (lambda line: trace(redact.text(line, query="secrets"))) if trace else None
         self._http = httpx.AsyncClient(
             base_url=self.url,
             headers={"Accept": "application/json", **actor_headers(actor)},
@@ -96,7 +99,8 @@ class Connection:
             )
         except httpx.TransportError as exc:
             detail = str(exc) or type(exc).__name__
-            raise Unavailable(f"cannot reach the ATS server at {self.url} ({detail})") from exc
+            where = redact.url(self.url)
+            raise Unavailable(f"cannot reach the ATS server at {where} ({detail})") from exc
         if self._trace:
             ms = (time.perf_counter() - started) * 1000
             self._trace(f"< {response.status_code} {response.reason_phrase} ({ms:.1f} ms)")
@@ -133,7 +137,8 @@ class Connection:
             response = await self._http.request(method, path, content=content, headers=headers)
         except httpx.TransportError as exc:
             detail = str(exc) or type(exc).__name__
-            raise Unavailable(f"cannot reach the ATS server at {self.url} ({detail})") from exc
+            where = redact.url(self.url)
+            raise Unavailable(f"cannot reach the ATS server at {where} ({detail})") from exc
         ms = (time.perf_counter() - started) * 1000
         self.trace_line(f"< {response.status_code} {response.reason_phrase} ({ms:.1f} ms)")
         if not response.is_success:
@@ -165,8 +170,8 @@ def _decode(response: httpx.Response) -> Any:
     if not response.content:
         return None
     try:
-        return orjson.loads(response.content)
-    except orjson.JSONDecodeError:
+        return loads(response.content)
+    except ValueError:
         # Not our server (a proxy's HTML error page, say): keep the text for the message.
         text = response.text.strip().replace("\n", " ")[:200]
         return {"error": f"HTTP {response.status_code}: {text}"}

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any, Self, TypeVar
 from urllib.parse import urlencode
 
-import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from ats import redact
 from ats.errors import InvalidInput, Unavailable
+from ats.jsontext import dumps, loads
 from ats.models import Actor, Event
 
 POLICY_VIOLATION = 1008  # the server refused a frame we sent: retrying cannot help
@@ -52,7 +53,7 @@ class EventFilters:
             value = getattr(self, key)
             if value is not None:
                 frame[key] = value
-        return orjson.dumps(frame)
+        return dumps(frame)
 
 
 @dataclass(slots=True)
@@ -136,7 +137,7 @@ async def follow(
                 first = False
                 wait.reset()
                 async for raw in ws:
-                    envelope = orjson.loads(raw)
+                    envelope = loads(raw)
                     if "task_id" not in envelope:
                         continue  # connected / subscribed / pong
                     event = Event.from_json(envelope)
@@ -147,7 +148,8 @@ async def follow(
                 reason = _closed_reason(ws)
         except _DISCONNECTS as exc:
             if first:
-                raise Unavailable(f"cannot reach the ATS event stream at {target} ({exc})") from exc
+                where = redact.url(target, query="drop")  # ?access_token= travels there
+                raise Unavailable(f"cannot reach the ATS event stream at {where} ({exc})") from exc
             reason = _describe(exc)
         if not reconnect:
             raise Unavailable(f"the event stream ended: {reason}")
@@ -161,7 +163,7 @@ async def _subscribe(ws: ClientConnection, filters: EventFilters, since: int) ->
     await ws.send(filters.frame(since).decode())
     async with asyncio.timeout(10):
         while True:
-            message = orjson.loads(await ws.recv())
+            message = loads(await ws.recv())
             if message.get("type") == "subscribed":
                 return
 

@@ -6,6 +6,11 @@ any other 4xx — the receiver has said it will never accept this body. Bodies a
 the signature covers exactly the bytes sent, so a receiver verifies the raw body before parsing::
 
     X-ATS-Signature: sha256=<hex HMAC-SHA256(secret, body)>
+
+A callback URL comes from the task, so where it may lead is checked (see :mod:`.destinations`);
+one that leads somewhere internal is refused once and never retried. The log names each delivery
+by its status and its URL without the query string, and never quotes what a receiver answered:
+an internal service's answer must not end up in the dispatcher's log.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from typing import Any, Literal
 
 import httpx
 
-from ats import __version__
+from ats import __version__, redact
+from ats.dispatch.destinations import Destinations, Forbidden
 from ats.dispatch.logs import Log
 from ats.models import Status, Task, iso
 
@@ -69,13 +75,8 @@ def check_url(url: str) -> str | None:
 
 
 def shown(url: str) -> str:
-    """The URL as logged: no credentials, no query string (webhook URLs often carry tokens)."""
-    try:
-        u = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError):
-        return "(invalid URL)"
-    port = f":{u.port}" if u.port else ""
-    return f"{u.scheme}://{u.host}{port}{u.path}"
+    """The URL as logged: no password, no query string (webhook URLs often carry tokens)."""
+    return redact.url(url, query="drop")
 
 
 class _Default(Enum):
@@ -90,6 +91,7 @@ class _Job:
     what: str  # "callback", "telegram", "webhook": how the log names it
     task_id: int
     url: str  # as logged
+    trusted: bool  # chosen by the operator: no destination check
 
 
 class Deliveries:
@@ -104,12 +106,15 @@ class Deliveries:
         backoff: float = 1.0,
         max_backoff: float = 60.0,
         timeout: float = 10.0,
+        destinations: Destinations | None = None,
     ) -> None:
         self.log = log
+        self.destinations = destinations or Destinations()
         self.secret = secret or None
         self.attempts = max(1, attempts)
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self._timeout = timeout
         # No redirects: re-sending a POST to wherever a 30x points is not something a
         # receiver can rely on, so a redirect is reported as a refusal instead.
         self._http = httpx.AsyncClient(
@@ -133,13 +138,15 @@ class Deliveries:
         task_id: int,
         secret: Secret = _Default.SECRET,
         log_url: str | None = None,
+        trusted: bool = False,
     ) -> bool:
         """Schedule a POST of ``body`` to ``url``; False (and a log line) when it cannot be.
 
         ``secret`` overrides the signing key for this delivery (None: unsigned). ``log_url`` is
         what the log shows instead of the URL, for URLs that embed a credential (Telegram).
+        ``trusted`` skips the destination check, for addresses the operator configured.
         """
-        job = _Job(what, task_id, log_url or shown(url))
+        job = _Job(what, task_id, log_url or shown(url), trusted)
         problem = check_url(url)
         if problem is not None:
             self.log.warning(f"{what} skipped: {problem}", task_id=task_id, url=job.url)
@@ -176,8 +183,16 @@ class Deliveries:
             for attempt in range(1, self.attempts + 1):
                 response: httpx.Response | None = None
                 try:
-                    response = await self._http.post(url, content=content, headers=headers)
-                except httpx.TransportError as exc:
+                    response = await self._post(url, content, headers, job)
+                except Forbidden as exc:
+                    self.log.error(
+                        f"{job.what} refused: destination not allowed",
+                        **fields,
+                        why=exc.why,
+                        hint="--allow-private-callbacks or --callback-allow-host HOST",
+                    )
+                    return
+                except (httpx.TransportError, OSError) as exc:
                     outcome = type(exc).__name__ + (f": {exc}" if str(exc) else "")
                 else:
                     code = response.status_code
@@ -188,13 +203,13 @@ class Deliveries:
                         return
                     outcome = f"HTTP {code}"
                     if code < 500 and code != 429:
-                        # The receiver's explanation (Telegram: "chat not found") is the fix.
+                        # Never the answer's body: when the URL leads somewhere internal, that
+                        # body is exactly what must not leak into a log.
                         self.log.error(
                             f"{job.what} refused, not retried",
                             **fields,
                             attempt=attempt,
                             status=code,
-                            answer=response.text[:300],
                         )
                         return
                 if attempt == self.attempts:
@@ -211,6 +226,20 @@ class Deliveries:
             self.log.error(f"{job.what} gave up", **fields, attempts=self.attempts, error=outcome)
         except Exception as exc:  # a background task must never die silently
             self.log.error(f"{job.what} failed", **fields, error=f"{type(exc).__name__}: {exc}")
+
+    async def _post(
+        self, url: str, content: bytes, headers: dict[str, str], job: _Job
+    ) -> httpx.Response:
+        if job.trusted:
+            return await self._http.post(url, content=content, headers=headers)
+        async with asyncio.timeout(self._timeout):
+            pinned = await self.destinations.pin(url)
+        return await self._http.post(
+            pinned.url,
+            content=content,
+            headers={**headers, **pinned.headers},
+            extensions=pinned.extensions,
+        )
 
     # One deadline for the whole drain, spread over many awaits: asyncio.timeout does not fit.
     async def drain(self, timeout: float) -> None:  # noqa: ASYNC109

@@ -21,7 +21,8 @@ from typing import Any, Protocol, assert_never
 
 import httpx
 
-from ats.dispatch.prompt import Work, render_argv, split_command
+from ats import redact
+from ats.dispatch.prompt import UnsafeArgument, Work, render_argv, split_command
 from ats.dispatch.settings import ExecutorKind, ExecutorSpec
 from ats.errors import InvalidInput
 
@@ -42,6 +43,7 @@ class Failed:
     reason: str
     detail: str = ""
     timed_out: bool = False
+    final: bool = False  # running it again cannot help: fail now, whatever attempts are left
 
     @property
     def full(self) -> str:
@@ -83,7 +85,10 @@ class CommandExecutor:
         pass
 
     async def run(self, work: Work, env: Mapping[str, str], time_limit: float | None) -> Result:
-        argv = render_argv(self.argv, work)
+        try:
+            argv = render_argv(self.argv, work)
+        except UnsafeArgument as exc:
+            return Failed(exc.reason, exc.value, final=True)
         # A session of its own: the whole process group (the child and what it starts) is
         # signalled on timeout and shutdown, not only the direct child.
         try:
@@ -142,12 +147,14 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 class HttpExecutor:
     def __init__(self, url: str) -> None:
         if not url.startswith(("http://", "https://")):
-            raise InvalidInput(f"the HTTP executor needs an http:// or https:// URL, got {url!r}")
+            shown = redact.url(url)
+            raise InvalidInput(f"the HTTP executor needs an http:// or https:// URL, got {shown}")
         self.url = url
+        self.shown = redact.url(url)  # its query string often holds the receiver's token
         self._http = httpx.AsyncClient(timeout=None)
 
     def describe(self) -> str:
-        return f"http {self.url}"
+        return f"http {self.shown}"
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -160,7 +167,8 @@ class HttpExecutor:
         except TimeoutError:
             return Failed(_timeout_reason(time_limit), timed_out=True)
         except httpx.HTTPError as exc:
-            return Failed(f"HTTP request to {self.url} failed", str(exc) or type(exc).__name__)
+            detail = redact.text(str(exc)) or type(exc).__name__
+            return Failed(f"HTTP request to {self.shown} failed", detail)
         if answer.status_code >= 300:
             return Failed(f"HTTP {answer.status_code}", answer.text[-STDERR_TAIL:])
         try:

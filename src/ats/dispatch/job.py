@@ -167,6 +167,9 @@ class Worker:
         assert isinstance(result, Failed)
         # What the work printed may quote an encrypted task's content: never store it in clear.
         said = result.reason if opened.encrypted else result.full
+        if result.final:
+            await self._fail(run, said, opened.payload)
+            return
         if task.attempts >= limit:
             reason = f"Exceeded max retry attempts ({limit}): {said}"
             await self._fail(run, reason, opened.payload)

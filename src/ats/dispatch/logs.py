@@ -2,6 +2,10 @@
 
 ``--log-format text`` prints the same records for people. Records are written whole with one
 ``write`` so lines from concurrent jobs never interleave.
+
+Every message and text field passes through :func:`ats.redact.text` on the way out: the call
+sites already log URLs without their secrets, and this is the net under them (an exception's
+text that quotes a URL, a title someone pasted a token into).
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ import json
 import sys
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
+
+from ats import redact
 
 Level = Literal["debug", "info", "warning", "error"]
 _ORDER: dict[str, int] = {"debug": 10, "info": 20, "warning": 30, "error": 40}
@@ -30,6 +36,8 @@ class Log:
     def _emit(self, level: Level, msg: str, fields: dict[str, Any]) -> None:
         if _ORDER[level] < self.threshold:
             return
+        msg = redact.text(msg)
+        fields = {k: redact.text(v) if isinstance(v, str) else v for k, v in fields.items()}
         now = datetime.now(UTC)
         ts = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
         if self.text:

@@ -59,6 +59,15 @@ PREFETCH_MAX_WAIT = 5.0
 _WATCHED = sorted({*_WAKERS, *_GONE}, key=lambda e: e.value)
 
 
+def _callback_scope(s: DispatchSettings) -> str:
+    """Where task callbacks may go, for the start line: an operator should see the exception."""
+    if s.allow_private_callbacks:
+        return "any address (--allow-private-callbacks)"
+    if s.callback_allow_hosts:
+        return "public addresses and " + ", ".join(s.callback_allow_hosts)
+    return "public addresses only"
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -120,6 +129,7 @@ class Dispatcher:
             lease_ms=s.lease_ms,
             max_attempts=s.max_attempts,
             actor=self.client_actor(),
+            callbacks=_callback_scope(s),
         )
         helpers = [
             asyncio.create_task(self._follow(), name="ats-dispatch-events"),

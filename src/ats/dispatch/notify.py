@@ -4,6 +4,11 @@ Both go through :class:`~ats.dispatch.callbacks.Deliveries`, so they are sent in
 and retried like callbacks. ``payload.quiet`` silences the notifications of one task (its
 callback, which someone explicitly asked for, is still sent).
 
+The operator configures these addresses (``ATS_WEBHOOK_URL``, ``ATS_TELEGRAM_API``), so they are
+trusted: they skip the check that keeps a *task's* callback URL off loopback and private networks
+(a webhook receiver on the operator's own network is the normal case, and whoever can set the
+dispatcher's environment can already run any command through it).
+
 Webhook body: ``{"event": "task.completed" | "task.failed" | "task.rejected" | "task.blocked",
 "task": {…the full task…}}``, signed with ``X-ATS-Signature`` when a webhook secret is set.
 """
@@ -12,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, assert_never
 
-from ats.dispatch.callbacks import Deliveries
+from ats.dispatch.callbacks import Deliveries, shown
 from ats.models import Status, Task
 
 TELEGRAM_BASE_URL = "https://api.telegram.org"
@@ -89,7 +94,7 @@ class Notifier:
             base = telegram_base_url.rstrip("/")
             self.telegram = (
                 f"{base}/bot{telegram_token}/sendMessage",
-                f"{base}/bot***/sendMessage",
+                shown(f"{base}/bot***/sendMessage"),
             )
         elif telegram_token or telegram_chat_id:
             missing = "chat id" if telegram_token else "bot token"
@@ -116,7 +121,13 @@ class Notifier:
             body = {"chat_id": self.telegram_chat_id, "text": message_text(task, event)}
             # Unsigned: Telegram ignores the header and the secret is the webhook's, not its.
             sent |= self.deliveries.submit(
-                url, body, what="telegram", task_id=task.id, secret=None, log_url=log_url
+                url,
+                body,
+                what="telegram",
+                task_id=task.id,
+                secret=None,
+                log_url=log_url,
+                trusted=True,
             )
         if self.webhook_url is not None:
             sent |= self.deliveries.submit(
@@ -125,5 +136,6 @@ class Notifier:
                 what="webhook",
                 task_id=task.id,
                 secret=self.webhook_secret,
+                trusted=True,
             )
         return sent

@@ -2,6 +2,12 @@
 
 Placeholders are substituted per argv element after the command line is split, so a title with
 spaces or quotes stays one argument and can never inject another (no shell is involved).
+
+One argument is still enough to inject an *option*: a title ``--config=/etc/passwd`` in
+``tool {title}`` reaches the tool as a flag. So a substituted value that makes an element start
+with ``-`` is refused (the task fails, saying why), unless the element comes after a literal
+``--`` in the template (``tool --fixed -- {title}``), where every tool that follows the POSIX
+convention reads it as an operand.
 """
 
 from __future__ import annotations
@@ -93,6 +99,34 @@ def split_command(command: str) -> list[str]:
     return argv
 
 
+class UnsafeArgument(Exception):
+    """A placeholder would turn an argument into an option; ``value`` is the argument."""
+
+    def __init__(self, reason: str, value: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.value = value
+
+
 def render_argv(argv: list[str], work: Work) -> list[str]:
+    """``argv`` with the placeholders replaced; :class:`UnsafeArgument` when a value would start
+    an element with ``-`` before the template's first literal ``--``."""
     values = work.fields()
-    return [_PLACEHOLDER.sub(lambda m: values[m.group(1)], arg) for arg in argv]
+    rendered: list[str] = []
+    operands = False  # past a literal "--": everything is an operand from here on
+    for index, arg in enumerate(argv):
+        value = _PLACEHOLDER.sub(lambda m: values[m.group(1)], arg)
+        # Only a value that *made* the element an option counts: ``--name={title}`` is an
+        # option the template wrote itself, and stays one whatever the title says.
+        if index > 0 and not operands and value.startswith("-") and not arg.startswith("-"):
+            names = ", ".join(f"{{{n}}}" for n in sorted(set(_PLACEHOLDER.findall(arg))))
+            shown = value if len(value) <= 80 else value[:79] + "…"
+            raise UnsafeArgument(
+                f"refused to run: {names} made argument {index} start with '-', so the "
+                "command would read it as an option; put the placeholder after a literal -- "
+                "(tool --fixed -- {title})",
+                shown,
+            )
+        operands = operands or arg == "--"
+        rendered.append(value)
+    return rendered

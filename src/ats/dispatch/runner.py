@@ -11,9 +11,11 @@ import os
 import signal
 import sys
 
+from ats import redact
 from ats.client import AsyncClient
 from ats.config import DEFAULT_ACTOR, Settings
 from ats.dispatch.callbacks import Deliveries
+from ats.dispatch.destinations import Destinations
 from ats.dispatch.executors import build
 from ats.dispatch.logs import Log
 from ats.dispatch.loop import Dispatcher
@@ -67,9 +69,13 @@ async def run(settings: DispatchSettings, client_settings: Settings, log: Log) -
         except Unavailable as exc:
             raise Preflight(exc.message) from None
         except AtsError as exc:
-            raise Preflight(f"the ATS server at {client.url} answered: {exc.message}") from None
+            server = redact.url(client.url)
+            raise Preflight(f"the ATS server at {server} answered: {exc.message}") from None
         deliveries = Deliveries(
-            log, secret=settings.callback_secret, attempts=settings.callback_attempts
+            log,
+            secret=settings.callback_secret,
+            attempts=settings.callback_attempts,
+            destinations=Destinations(settings.callback_policy),
         )
         notifier = Notifier(
             deliveries,

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import Field
 
+from ats.dispatch.destinations import Policy
 from ats.errors import InvalidInput
 from ats.tomlfile import Strict, find_upwards, read
 
@@ -54,6 +55,8 @@ class DispatchSettings:
     keyring: Path | None = None
     callback_secret: str | None = None
     callback_attempts: int = 5
+    allow_private_callbacks: bool = False  # a task's callback may lead to 127.0.0.1, 10.x …
+    callback_allow_hosts: tuple[str, ...] = ()  # names, addresses, networks allowed anyway
     telegram_token: str | None = None
     telegram_chat_id: str | None = None
     telegram_api: str = "https://api.telegram.org"
@@ -64,6 +67,10 @@ class DispatchSettings:
     @property
     def renew_every(self) -> float:
         return self.lease_ms / 4000
+
+    @property
+    def callback_policy(self) -> Policy:
+        return Policy.of(self.allow_private_callbacks, self.callback_allow_hosts)
 
 
 # -- the TOML file (pydantic at the boundary) -------------------------------------------------
@@ -78,6 +85,8 @@ class _Executor(Strict):
 class _Callbacks(Strict):
     secret: str | None = None
     attempts: int | None = Field(default=None, ge=1, le=100)
+    allow_private: bool | None = None
+    allow_hosts: list[str] | None = None
 
 
 class _Telegram(Strict):
@@ -132,6 +141,8 @@ class Flags:
     require_encryption: bool | None = None
     keyring: str | None = None
     config: str | None = None
+    allow_private_callbacks: bool | None = None
+    callback_allow_hosts: tuple[str, ...] = ()
 
 
 ENV = {
@@ -152,6 +163,8 @@ ENV = {
     "keyring": "ATS_KEYRING",
     "config": "ATS_DISPATCH_CONFIG",
     "callback_secret": "ATS_CALLBACK_SECRET",
+    "allow_private_callbacks": "ATS_ALLOW_PRIVATE_CALLBACKS",
+    "callback_allow_hosts": "ATS_CALLBACK_ALLOW_HOSTS",
     "telegram_token": "ATS_TELEGRAM_TOKEN",
     "telegram_chat_id": "ATS_TELEGRAM_CHAT_ID",
     "telegram_api": "ATS_TELEGRAM_API",
@@ -248,6 +261,11 @@ def load(
     tg = file.telegram or _Telegram()
     wh = file.webhook or _Webhook()
     keyring = pick("keyring")
+    allow_hosts: tuple[str, ...] = flags.callback_allow_hosts
+    if not allow_hosts and (text := _env_value(env, "callback_allow_hosts")):
+        allow_hosts = tuple(h.strip() for h in text.split(",") if h.strip())
+    if not allow_hosts and cb.allow_hosts:
+        allow_hosts = tuple(cb.allow_hosts)
     settings = DispatchSettings(
         channels=channels,
         executor=executor,
@@ -266,6 +284,16 @@ def load(
         keyring=Path(keyring).expanduser() if keyring else None,
         callback_secret=_first(_env_value(env, "callback_secret"), cb.secret),
         callback_attempts=cb.attempts or defaults.callback_attempts,
+        allow_private_callbacks=bool(
+            _first(
+                flags.allow_private_callbacks,
+                _boolean(
+                    _env_value(env, "allow_private_callbacks"), ENV["allow_private_callbacks"]
+                ),
+                cb.allow_private,
+            )
+        ),
+        callback_allow_hosts=allow_hosts,
         telegram_token=_first(_env_value(env, "telegram_token"), tg.token),
         telegram_chat_id=_first(
             _env_value(env, "telegram_chat_id"), str(tg.chat_id) if tg.chat_id else None
@@ -312,6 +340,7 @@ def _check(s: DispatchSettings) -> None:
         raise InvalidInput(f"max attempts must be at least 1, got {s.max_attempts}")
     if s.retry_backoff < 0 or s.kill_grace < 0:
         raise InvalidInput("retry backoff and kill grace cannot be negative")
+    _ = s.callback_policy  # InvalidInput for an allowed host that is a URL, say
     for name, limit in s.limits.items():
         if limit < 1:
             raise InvalidInput(f"limit for class {name!r} must be at least 1, got {limit}")

@@ -6,14 +6,16 @@ import asyncio
 import contextlib
 import gc
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from fastapi import Depends, FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from ats import __version__
-from ats.server import errors
+from ats.server import docs, errors, openapi
 from ats.server.deps import project_path
 from ats.server.frames import KeepRawSend
+from ats.server.guard import BrowserGuard, HostPolicy
 from ats.server.limits import DEFAULT_MAX_BODY, BodyLimit
 from ats.server.routes import events, feed, health, projects, tasks, ws
 from ats.service.bus import EventBus, FeedBus
@@ -34,6 +36,8 @@ def create_app(
     pool_size: int = 20,
     feed_keep: int = DEFAULT_KEEP,
     feed_mirror: bool = True,
+    allowed_hosts: Sequence[str] = (),
+    cors_origins: Sequence[str] = (),
 ) -> FastAPI:
     url = resolve_url(database)
 
@@ -80,6 +84,8 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         description="Tasks, leases, messages and events for AI agents and humans.",
+        docs_url=None,  # ats.server.docs serves /docs from vendored files, not a CDN
+        redoc_url=None,
         # OpenTelemetry hooks cost a few percent per request even with nothing exporting.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
@@ -93,9 +99,20 @@ def create_app(
     app.include_router(health.router)
     app.include_router(projects.router)
     app.include_router(ws.router)
+    openapi.install(app, actors=(tasks.router, feed.router, events.router))
+    docs.install(app)
     app.add_middleware(
         BodyLimit, max_bytes=max_body, larger={"/feed/import": feed.MAX_IMPORT_BYTES}
     )
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["*"],
+            allow_headers=["*"],
+            allow_credentials=True,
+        )
+    app.add_middleware(BrowserGuard, hosts=HostPolicy(allowed_hosts), cors_origins=cors_origins)
     app.add_middleware(KeepRawSend)  # added last: outermost, sees the server's own send
     return app
 
@@ -108,4 +125,11 @@ def app_from_env() -> FastAPI:
         migrate=False,
         feed_keep=int(os.environ.get("ATS_FEED_RETENTION", str(DEFAULT_KEEP))),
         feed_mirror=os.environ.get("ATS_FEED_MIRROR", "1") not in ("0", "false", "no"),
+        allowed_hosts=names(os.environ.get("ATS_ALLOWED_HOSTS", "")),
+        cors_origins=names(os.environ.get("ATS_CORS_ORIGINS", "")),
     )
+
+
+def names(text: str) -> list[str]:
+    """A list setting from the environment: separated by commas or spaces."""
+    return text.replace(",", " ").split()

@@ -27,10 +27,11 @@ async def context(request: Request) -> tuple[TaskService, Scope, Actor]:
     return svc, scope, actor_from(request)
 
 
-async def project_path(
-    org: Annotated[str, Path(description="organization slug")],
-    project: Annotated[str, Path(description="project slug")],
-) -> None:
+OrgPath = Annotated[str, Path(description="organization slug")]
+ProjectPath = Annotated[str, Path(description="project slug")]
+
+
+async def project_path(org: OrgPath, project: ProjectPath) -> None:
     """Declares the scope's path parameters (for OpenAPI); ``context`` reads them."""
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import uvicorn
 
+from ats import redact
 from ats.errors import InvalidInput
+from ats.server import protocol
 from ats.store import resolve_url, upgrade_database
 
 
@@ -23,12 +26,16 @@ def serve(
     log_level: str = "warning",
     feed_keep: int = 10_000,
     feed_mirror: bool = True,
+    allowed_hosts: Sequence[str] = (),
+    cors_origins: Sequence[str] = (),
+    header_timeout: float = protocol.DEFAULT_HEADER_TIMEOUT,
+    max_connections: int = protocol.DEFAULT_MAX_CONNECTIONS,
 ) -> None:
     url = resolve_url(database)
     if workers > 1 and url.startswith("sqlite"):
         raise InvalidInput("--workers > 1 needs PostgreSQL (--database postgresql://…)")
     applied = asyncio.run(upgrade_database(url))
-    shown = url.split("@")[-1] if url.startswith("postgres") else url  # no credentials on screen
+    shown = redact.url(url)  # no password, no query values on screen
     note = f", applied {', '.join(applied)}" if applied else ""
     print(
         f"ats serve: http://{host}:{port}  database {shown}{note}  workers {workers}",
@@ -42,6 +49,8 @@ def serve(
         os.environ["ATS_REAPER_INTERVAL"] = str(reaper_interval)
         os.environ["ATS_FEED_RETENTION"] = str(feed_keep)
         os.environ["ATS_FEED_MIRROR"] = "1" if feed_mirror else "0"
+        os.environ["ATS_ALLOWED_HOSTS"] = " ".join(allowed_hosts)
+        os.environ["ATS_CORS_ORIGINS"] = " ".join(cors_origins)
         app = "ats.server.app:app_from_env"
     else:
         from ats.server.app import create_app
@@ -52,7 +61,11 @@ def serve(
             migrate=False,
             feed_keep=feed_keep,
             feed_mirror=feed_mirror,
+            allowed_hosts=allowed_hosts,
+            cors_origins=cors_origins,
         )
+    # Before uvicorn starts: worker processes inherit the file limit and read the limits.
+    protocol.configure(header_timeout=header_timeout, max_connections=max_connections)
     uvicorn.run(
         app,
         factory=workers > 1,
@@ -62,7 +75,7 @@ def serve(
         log_level=log_level,
         access_log=False,
         loop="uvloop",
-        http="httptools",
+        http=protocol.LimitedHttpProtocol,  # httptools + head deadline, head limits, conn cap
         ws="websockets-sansio",  # what ats.server.frames writes to directly
         # Events fan out: compressing every frame once per subscriber costs more CPU than the
         # bandwidth it saves on small JSON envelopes. Clients only send small control frames.

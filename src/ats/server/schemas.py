@@ -69,7 +69,8 @@ def legacy_depends_on(payload: dict[str, Any]) -> list[int]:
     ids: list[int] = []
     for item in items:
         text = str(item).strip().lstrip("#")
-        if isinstance(item, bool) or not text.isdigit() or not 0 < int(text) < 2**63:
+        digits = text.isascii() and text.isdigit()  # not "²", which isdigit() takes
+        if isinstance(item, bool) or not digits or not 0 < int(text) < 2**63:
             from ats.errors import InvalidInput
 
             raise InvalidInput(

@@ -14,12 +14,26 @@ from typing import Any
 
 from starlette.responses import StreamingResponse
 
-from ats.service.bus import Delivery, Overflow, Subscription
+from ats.errors import InvalidInput
+from ats.service.bus import Bus, Delivery, Overflow, Subscription
 
 HEARTBEAT_S = 15.0
 CHUNK = 500
 
 Frame = Callable[[Delivery[Any]], bytes]
+
+
+async def beyond_head(bus: Bus[Any], sub: Subscription[Any], since: Any, field: str) -> None:
+    """Refuse a resume point the log has not reached: waiting for it would skip, without a word,
+    every event up to it (a client resuming against another or a recreated database)."""
+    if since is None or not since > sub.start:
+        return
+    head = await bus.head()
+    if since > head:
+        sub.close()
+        raise InvalidInput(
+            f"{field}: {since} is beyond the newest event ({head or 'none yet'})", field=field
+        )
 
 
 def stream(sub: Subscription[Any], since: Any, frame: Frame) -> StreamingResponse:

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ats.errors import NotFound
+from ats.errors import NotFound, Unavailable
 from ats.models import Actor, FeedEvent, FeedType, Millis, Task, now_ms
 from ats.store import Store
 from ats.store.base import FeedQuery, NewFeedEvent
@@ -122,17 +122,26 @@ class FeedService:
         try:
             events = await self.store.publish_feed([i for i, _ in batch], self.clock())
         except Exception as exc:
-            waiting = [f for _, f in batch if f is not None and not f.done()]
-            for w in waiting:
-                w.set_exception(exc)
-            if len(waiting) < len(batch):
-                log.warning("feed mirror entries lost: %s", exc)
+            if len(batch) > 1 and not isinstance(exc, Unavailable):
+                # One item the database refused must not fail its batch-mates: each on its own,
+                # so only the bad one gets the error.
+                for one in batch:
+                    await self._write([one])
+            else:
+                self._fail(batch, exc)
             return
         for (_, f), event in zip(batch, events, strict=True):
             if f is not None and not f.done():  # a caller that went away is simply not told
                 f.set_result(event)
         self._grown = True
         self.on_write()
+
+    def _fail(self, batch: list[Pending], exc: Exception) -> None:
+        waiting = [f for _, f in batch if f is not None and not f.done()]
+        for w in waiting:
+            w.set_exception(exc)
+        if len(waiting) < len(batch):
+            log.warning("feed mirror entries lost: %s", exc)
 
     async def _trim_forever(self) -> None:
         """Retention, off the publish path: a trim deletes from the old end of the index, which

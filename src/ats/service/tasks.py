@@ -13,8 +13,6 @@ from typing import Any
 from ats.errors import AtsError
 from ats.lifecycle import Action, Claim, Complete, Fail
 from ats.models import (
-    DEFAULT_ORG,
-    DEFAULT_PROJECT,
     Actor,
     Event,
     FeedType,
@@ -56,11 +54,13 @@ class TaskService:
         self.on_write = on_write  # the event bus's wake-up: new events are in the log
         self.mirror = mirror  # copies claims, completions and failures into the activity feed
         self._projects: dict[tuple[str, str], int] = {}
+        self._default: int | None = None  # by id: renaming its org or slug changes nothing
 
     async def scope(self, org: str | None, project: str | None) -> Scope:
         if org is None or project is None:
-            default = await self._project_id(DEFAULT_ORG, DEFAULT_PROJECT)
-            return Scope(None, default)
+            if self._default is None:
+                self._default = (await self.store.default_project()).id
+            return Scope(None, self._default)
         pid = await self._project_id(org, project)
         return Scope(pid, pid)
 

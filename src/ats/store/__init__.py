@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ats import redact
 from ats.errors import InvalidInput
 from ats.store.base import EventQuery, NewTask, Store, TaskQuery
 
@@ -14,6 +15,7 @@ __all__ = [
     "NewTask",
     "Store",
     "TaskQuery",
+    "create_database",
     "open_store",
     "resolve_url",
     "upgrade_database",
@@ -47,7 +49,8 @@ async def open_store(url: str | None = None, *, pool_size: int = 20) -> Store:
 
         return SqliteStore(sqlite_path(url)).open()
     raise InvalidInput(
-        f"unsupported database URL {url!r}: use sqlite:///path.db or postgresql://user@host/db"
+        f"unsupported database URL {redact.url(url)!r}: "
+        "use sqlite:///path.db or postgresql://user@host/db"
     )
 
 
@@ -58,3 +61,21 @@ async def upgrade_database(url: str | None = None) -> list[str]:
         return await store.migrate()
     finally:
         await store.close()
+
+
+async def create_database(url: str | None = None) -> tuple[bool, list[str]]:
+    """Create the database ``url`` names unless it exists, then migrate it (``ats db create``).
+
+    Returns (whether it was created, the migrations applied). PostgreSQL: created through the
+    server's maintenance database; SQLite: the file (and its directory) is created.
+    """
+    url = resolve_url(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        from ats.store.postgres.admin import create_database as create_on_server
+
+        created = await create_on_server(url)
+    elif url.startswith("sqlite://"):
+        created = not sqlite_path(url).exists()
+    else:
+        created = False  # open_store names what is wrong with the URL
+    return created, await upgrade_database(url)

@@ -265,6 +265,10 @@ class Store(Protocol):
 
     async def get_project(self, org: str, slug: str) -> Project: ...
 
+    async def default_project(self) -> Project:
+        """Where unscoped routes create (``default/main`` unless renamed)."""
+        ...
+
     async def update_project(
         self,
         org: str,

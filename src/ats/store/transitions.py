@@ -1,16 +1,14 @@
-"""How a status change is carried out, written once for both backends.
+"""How a status change is carried out, written once for both backends: the general path.
 
-The backend hands over a :class:`Tx`; this module reads the task, asks :mod:`ats.lifecycle` for
+The backend hands over a :class:`Tx`; :func:`run` reads the task, asks :mod:`ats.lifecycle` for
 the outcome, writes it with its events as a compare-and-set on the row's ``version``, and fails
-the pending dependents of a task that failed or was cancelled (recursively, SPEC §2.2).
+the pending dependents of a task that failed or was cancelled (recursively, SPEC §2.2). It runs
+inside a transaction whose ``lock_task`` locks the row (SQLite: ``BEGIN IMMEDIATE`` already does).
 
-Two ways to run it:
-
-* :func:`run` inside a transaction whose ``lock_task`` locks the row (SQLite always; PostgreSQL
-  for cascades and dependency edits);
-* :func:`attempt` without a lock — one read, one conditional write — which PostgreSQL uses for
-  the common transitions: it returns None when the row changed in between (the caller retries)
-  or when the outcome needs the locked path (a cascade).
+This path defines behaviour. The shortcuts each backend takes for its hot verbs (complete by the
+lease holder, an unlocked read-then-compare-and-set, a batch written in one statement) live in
+``postgres/fast.py`` and ``sqlite/fast.py``; ``tests/store/test_fast_paths.py`` holds them to the
+answers this module gives.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from ats.errors import AtsError, Conflict, InvalidInput, NotFound
+from ats.errors import Conflict, InvalidInput, NotFound
 from ats.lifecycle import (
     CASCADE_ACTOR,
     CASCADING,
@@ -72,7 +70,8 @@ async def locate(tx: Tx, task_id: int, project_id: int | None) -> Locked:
     return locked
 
 
-def _cascades(read: Locked, outcome: Outcome) -> bool:
+def cascades(read: Locked, outcome: Outcome) -> bool:
+    """Whether writing ``outcome`` must also fail the pending dependents (a fresh failure)."""
     status = outcome.task.status
     return status in CASCADING and status is not read.task.status
 
@@ -82,7 +81,7 @@ async def write(tx: Tx, read: Locked, outcome: Outcome, actor: Actor, now: Milli
     version = await tx.write_task(read, outcome.task, outcome.events, actor, now)
     if version is None:
         raise Conflict(f"Task {read.task.id} changed while it was locked; try again")
-    if _cascades(read, outcome):
+    if cascades(read, outcome):
         await cascade(tx, outcome.task, now)
     return replace(read, task=outcome.task, version=version)
 
@@ -90,28 +89,10 @@ async def write(tx: Tx, read: Locked, outcome: Outcome, actor: Actor, now: Milli
 async def run(
     tx: Tx, task_id: int, project_id: int | None, action: Action, actor: Actor, now: Millis
 ) -> Task:
+    """The general path: read under the row lock → lifecycle.apply → write (and cascade)."""
     read = await locate(tx, task_id, project_id)
     outcome = apply(read.task, action, actor, now, read.blockers)
     return (await write(tx, read, outcome, actor, now)).task
-
-
-async def attempt(
-    tx: Tx,
-    task_id: int,
-    project_id: int | None,
-    action: Action,
-    actor: Actor,
-    now: Millis,
-    tries: int = 3,
-) -> Task | None:
-    for _ in range(tries):
-        read = await locate(tx, task_id, project_id)
-        outcome = apply(read.task, action, actor, now, read.blockers)
-        if _cascades(read, outcome):
-            return None
-        if await tx.write_task(read, outcome.task, outcome.events, actor, now) is not None:
-            return outcome.task
-    return None  # heavily contended: let the row lock queue the writers
 
 
 async def cascade(tx: Tx, failed: Task, now: Millis) -> None:
@@ -167,44 +148,3 @@ async def replace_dependencies(
     updated = replace(task, depends_on=sorted(deps), updated_at=now)
     after = await write(tx, read, Outcome(updated, (EventType.UPDATED,)), actor, now)
     return await fail_if_blocked(tx, after, deps, now)
-
-
-@dataclass(frozen=True, slots=True)
-class Planned:
-    index: int
-    read: Locked
-    outcome: Outcome
-
-
-def plan_batch(
-    items: list[tuple[int, Action]],
-    reads: dict[int, Locked],
-    project_id: int | None,
-    actor: Actor,
-    now: Millis,
-) -> tuple[list[Planned], list[Task | AtsError | None]]:
-    """Decide a batch of transitions from one read of their rows.
-
-    Returns the writes to attempt together and, per item, a settled answer (an error) or None:
-    None means "not decided here" — planned, or left for the one-by-one path (a cascade, or the
-    same task twice in the batch).
-    """
-    planned: list[Planned] = []
-    results: list[Task | AtsError | None] = [None] * len(items)
-    taken: set[int] = set()
-    for index, (task_id, action) in enumerate(items):
-        read = reads.get(task_id)
-        if read is None or (project_id is not None and read.project_id != project_id):
-            results[index] = not_found(task_id)
-            continue
-        if task_id in taken:
-            continue
-        try:
-            outcome = apply(read.task, action, actor, now, read.blockers)
-        except AtsError as exc:
-            results[index] = exc
-            continue
-        if not _cascades(read, outcome):
-            planned.append(Planned(index, read, outcome))
-            taken.add(task_id)
-    return planned, results

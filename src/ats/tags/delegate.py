@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ats.errors import InvalidInput
 from ats.tags.claims import Mark, claim_mark, marks, retag, set_mark
-from ats.tags.edit import replace_all
+from ats.tags.edit import inside, replace_all
 from ats.tags.find import find
 from ats.tags.grammar import check_tag, noun
 from ats.tags.summary import summarize
@@ -38,6 +38,9 @@ class Item:
     noun: str  # 'fix'
     summary: str
     marks: tuple[Mark, ...] = ()  # the ats comments on the tag's line
+    # The trees it was found under (the scanned PATHS, symlinks resolved): every edit of the item
+    # stays there, so a symlink in the tree never lets delegation write outside it.
+    within: tuple[Path, ...] = ()
 
     def mark(self, kind: str) -> Mark | None:
         return next((m for m in self.marks if m.kind == kind and m.noun == self.noun), None)
@@ -87,8 +90,16 @@ def display_path(path: Path, cwd: Path | None = None) -> Path:
     return path
 
 
-def collect(state: str, paths: Sequence[Path], nouns: Collection[str] | None = None) -> list[Item]:
-    """Every ``#STATE-NOUN`` item under ``paths`` (limited to ``nouns`` when given)."""
+def collect(
+    state: str,
+    paths: Sequence[Path],
+    nouns: Collection[str] | None = None,
+    *,
+    within: Sequence[Path] | None = None,
+) -> list[Item]:
+    """Every ``#STATE-NOUN`` item under ``paths`` (limited to ``nouns`` when given) whose real
+    file lies under ``within`` (default: ``paths``): a symlink to a file elsewhere is skipped."""
+    trees = tuple(Path(os.path.realpath(p)) for p in (paths if within is None else within))
     texts: dict[Path, str] = {}
     found: list[Item] = []
     for hit in find(f"#{state}-*", paths):
@@ -96,13 +107,16 @@ def collect(state: str, paths: Sequence[Path], nouns: Collection[str] | None = N
         if name is None or (nouns is not None and name not in nouns):
             continue
         if hit.path not in texts:
+            if not inside(hit.path, trees):
+                continue
             try:
                 texts[hit.path] = read_text(hit.path)
             except OSError:  # deleted since the scan: nothing left to offer
                 continue
         summary = summarize(hit.path, texts[hit.path], hit.line, hit.on_tags_line)
         line_marks = tuple(marks(hit.text))
-        found.append(Item(display_path(hit.path), hit.line, hit.tag, name, summary, line_marks))
+        path = display_path(hit.path)
+        found.append(Item(path, hit.line, hit.tag, name, summary, line_marks, trees))
     return found
 
 
@@ -139,7 +153,7 @@ def claim_item(item: Item, by: str, now: datetime | None = None) -> bool:
     def change(text: str) -> str | None:
         return retag(text, item.line, item.tag, new, lambda line: set_mark(line, mark))
 
-    return replace_all(item.path, change)
+    return replace_all(item.path, change, within=item.within)
 
 
 def claim(
@@ -172,12 +186,11 @@ def dispatchable_only(route: Route, items: list[Item]) -> list[Item]:
     return items if route.dispatchable else []
 
 
-def check_paths(paths: Sequence[Path], root: Path) -> None:
-    """InvalidInput, before anything is read or written, for a missing path or one outside
-    ``root`` (symlinks resolved): delegation only edits files of the tree it runs in."""
-    base = Path(os.path.realpath(root))
+def check_paths(paths: Sequence[Path]) -> None:
+    """InvalidInput, before anything is read or written, for a path that does not exist.
+
+    PATHS may lie anywhere (absolute, relative, from any directory); edits stay under them.
+    """
     for path in paths:
         if not os.path.exists(path):
             raise InvalidInput(f"{path}: no such file or directory", path=str(path))
-        if not Path(os.path.realpath(path)).is_relative_to(base):
-            raise InvalidInput(f"{path}: outside {base}, the tree ATS may edit", path=str(path))

@@ -13,6 +13,11 @@ means a hard link to the file keeps the old content, and extended attributes / A
 carried over (mode and, where allowed, owner are); a symlink is followed and its target edited.
 The temp file is ``.NAME.<pid>.<random>.tmp`` next to the file: hidden, so tree walkers skip it.
 
+Which files: any the user may write, by absolute or relative path from any working directory, as
+with the reference's ``tag.sh`` (agents pass the paths ``tag find`` printed, or absolute ones);
+the file's permissions are the boundary. A caller that wants one tree (``--root``, the
+delegation commands and their scanned PATHS) passes ``within``.
+
 Bytes are decoded as UTF-8 with surrogateescape, so a file that is not UTF-8 round-trips
 unchanged; line endings, the final newline and every byte outside the edit stay as they were.
 """
@@ -24,7 +29,7 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -45,13 +50,20 @@ def _name(path: Path | str) -> str:
     return os.fspath(path)
 
 
-def _target(path: Path | str, root: Path | None) -> Path:
-    """The real file to edit: symlinks resolved, inside ``root``, an existing regular file."""
+def inside(path: Path | str, within: Sequence[Path]) -> bool:
+    """Whether ``path``'s real file (symlinks resolved) lies under one of ``within``."""
+    real = Path(os.path.realpath(path))
+    return any(real.is_relative_to(os.path.realpath(base)) for base in within)
+
+
+def _target(path: Path | str, within: Sequence[Path] | None) -> Path:
+    """The real file to edit: symlinks resolved, an existing regular file, under one of
+    ``within`` when given (None: anywhere — the file's permissions are the boundary)."""
     name = _name(path)
-    base = Path(os.path.realpath(root if root is not None else os.getcwd()))
     real = Path(os.path.realpath(name))
-    if not real.is_relative_to(base):
-        raise InvalidInput(f"{name}: outside {base}, the tree ATS may edit", path=name)
+    if within is not None and not inside(real, within):
+        trees = ", ".join(os.path.realpath(base) for base in within) or "every tree"
+        raise InvalidInput(f"{name}: outside {trees}, the tree ATS may edit", path=name)
     try:
         mode = os.stat(real).st_mode
     except FileNotFoundError:
@@ -136,18 +148,21 @@ def _write_atomic(real: Path, data: bytes, like: os.stat_result, dir_fd: int, na
 
 
 def replace_all(
-    path: Path | str, changes: Callable[[str], str | None], *, root: Path | None = None
+    path: Path | str,
+    changes: Callable[[str], str | None],
+    *,
+    within: Sequence[Path] | None = None,
 ) -> bool:
     """Locked read-modify-write of ``path``: ``changes(text)`` gives the new text, or None.
 
     Returns False (nothing written) when ``changes`` returns None, True otherwise (nothing is
     written either when the text comes back identical). ``changes`` runs under the lock, on the
-    content as it is now. InvalidInput for a path outside ``root`` (default: the current
-    directory; symlinks resolved), a missing file, a directory, a file that cannot be read or
-    written.
+    content as it is now. ``path`` is absolute or relative to the current directory; with
+    ``within``, its real file (symlinks resolved) must lie under one of those trees. InvalidInput
+    for a path outside them, a missing file, a directory, a file that cannot be read or written.
     """
     name = _name(path)
-    real = _target(path, root)
+    real = _target(path, within)
     with _locked(real.parent, name) as dir_fd:
         like, data = _read(real, name)
         text = data.decode("utf-8", "surrogateescape")
@@ -169,7 +184,7 @@ def _pick(text: str, tag: str) -> re.Match[str] | None:
     return matches[0] if matches else None
 
 
-def swap(path: Path | str, old: str, new: str, *, root: Path | None = None) -> bool:
+def swap(path: Path | str, old: str, new: str, *, within: Sequence[Path] | None = None) -> bool:
     """Compare-and-swap: replace one real ``old`` tag by ``new``; False if ``old`` is not there."""
     old_tag, new_tag = check_tag(old), check_tag(new)
 
@@ -177,10 +192,10 @@ def swap(path: Path | str, old: str, new: str, *, root: Path | None = None) -> b
         m = _pick(text, old_tag)
         return None if m is None else text[: m.start()] + new_tag + text[m.end() :]
 
-    return replace_all(path, change, root=root)
+    return replace_all(path, change, within=within)
 
 
-def remove(path: Path | str, tag: str, *, root: Path | None = None) -> bool:
+def remove(path: Path | str, tag: str, *, within: Sequence[Path] | None = None) -> bool:
     """Remove one real ``tag`` (and the space before it); False if it is not there."""
     checked = check_tag(tag)
 
@@ -200,10 +215,10 @@ def remove(path: Path | str, tag: str, *, root: Path | None = None) -> bool:
             end += 1
         return text[:start] + text[end:]
 
-    return replace_all(path, change, root=root)
+    return replace_all(path, change, within=within)
 
 
-def add(path: Path | str, tag: str, *, root: Path | None = None) -> bool:
+def add(path: Path | str, tag: str, *, within: Sequence[Path] | None = None) -> bool:
     """Add ``tag`` at the end of the Tags line (created after the H1 when missing).
 
     False, nothing written, when the file already carries the tag (on the Tags line or inline).
@@ -215,7 +230,7 @@ def add(path: Path | str, tag: str, *, root: Path | None = None) -> bool:
             return None
         return with_tag(text, checked)
 
-    return replace_all(path, change, root=root)
+    return replace_all(path, change, within=within)
 
 
 def with_tag(text: str, tag: str) -> str:

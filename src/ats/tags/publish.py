@@ -62,7 +62,11 @@ def _stamp_keys(items: Sequence[Item]) -> None:
     """Give every item without a key one, on its line, under the file lock."""
     for item in items:
         if _key(item) is None:
-            replace_all(item.path, _stamper(item, Mark("task", item.noun, {"key": str(ULID())})))
+            replace_all(
+                item.path,
+                _stamper(item, Mark("task", item.noun, {"key": str(ULID())})),
+                within=item.within,
+            )
 
 
 def _stamper(item: Item, mark: Mark) -> Callable[[str], str | None]:
@@ -152,7 +156,7 @@ def _mark_done(item: Item) -> bool:
             lambda line: drop_mark(line, "task", item.noun),
         )
 
-    return replace_all(item.path, change)
+    return replace_all(item.path, change, within=item.within)
 
 
 async def sync(client: AsyncClient, paths: Sequence[Path], *, prefix: str = PREFIX) -> SyncReport:

@@ -118,4 +118,4 @@ def apply(offer: Offer, action: Action, now: datetime | None = None) -> bool:
     def change(text: str) -> str | None:
         return retag(text, item.line, item.tag, new, edit_line)
 
-    return replace_all(item.path, change)
+    return replace_all(item.path, change, within=item.within)

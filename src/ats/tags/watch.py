@@ -162,13 +162,21 @@ class Daemon:
     running: list[tuple[Run, subprocess.Popen[bytes]]] = field(default_factory=list)
     batches: int = 0
 
-    def batch(self, files: Sequence[Path], *, initial: bool = False) -> Batch | None:
+    def batch(
+        self,
+        files: Sequence[Path],
+        *,
+        initial: bool = False,
+        within: Sequence[Path] | None = None,
+    ) -> Batch | None:
         """One claim run over those of ``files`` that changed since they were last offered;
-        None when none did (the events were the daemon's own claim writes)."""
+        None when none did (the events were the daemon's own claim writes). Edits stay under
+        ``within`` (the watched PATHS; default: ``files`` themselves)."""
         changed = self.memory.changed(files)
         if not changed and not initial:
             return None
-        items = [i for i in collect("delegated", changed, self.nouns) if i.mark("task") is None]
+        found = collect("delegated", changed, self.nouns, within=within)
+        items = [i for i in found if i.mark("task") is None]
         outcome = claim(group(items, self.table), self.choose, self.by)
         self.memory.remember(changed)
         started: list[Run] = []
@@ -212,13 +220,13 @@ class Daemon:
             nonlocal started
             if not started:
                 started = True
-                first = self.batch(markdown_files(paths), initial=True)
+                first = self.batch(markdown_files(paths), initial=True, within=paths)
                 log(first.describe() if first else "initial scan: nothing")
                 log(f"watching {', '.join(map(str, paths))} (quiet period {quiet:g} s)")
             for result in self.reap():
                 log(f"route ended: {' '.join(result.run.argv)} → exit {result.code}")
 
         for files in quiet_batches(paths, quiet, stop, poll=poll, idle=idle, log=log):
-            if (batch := self.batch(files)) is not None:
+            if (batch := self.batch(files, within=paths)) is not None:
                 log(batch.describe())
         log(f"stopped after {self.batches} batch(es)")

@@ -7,30 +7,44 @@ must be refused as bodies, not coerced.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from ats.errors import InvalidInput
-from ats.models import FeedEvent, FeedType, parse_iso
+from ats.jsontext import JsonError, dumps, loads_checked
+from ats.models import FeedEvent, FeedType, now_ms, parse_iso
+from ats.server import wire
+from ats.server.body import JsonRoute
 from ats.server.deps import context
 from ats.server.responses import JSON
 from ats.server.sse import stream
 from ats.service.bus import Delivery, FeedBus, FeedFilter
 from ats.service.feed import FeedService
 from ats.store.base import FeedQuery, NewFeedEvent
-from ats.ulids import after_millis, canonical
+from ats.ulids import after_millis, canonical, millis
 
-router = APIRouter(prefix="/feed", tags=["feed"])
+router = APIRouter(prefix="/feed", tags=["feed"], route_class=JsonRoute)
 VALID_TYPES = ", ".join(t.value for t in FeedType)
 _TYPES = frozenset(t.value for t in FeedType)
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 PAGE = 1000
+FUTURE_SLACK_MS = 60_000  # clocks of clients and servers differ a little
+
+AgentQuery = Annotated[str | None, Query(description="Only this agent's events")]
+TypeQuery = Annotated[
+    str | None,
+    Query(description="Only events of this type", json_schema_extra={"enum": sorted(_TYPES)}),
+]
+SinceQuery = Annotated[
+    str | None,
+    Query(description="After this event id (a ULID) or ISO-8601 time, exclusive"),
+]
 
 
 def _feed(request: Request) -> FeedService:
@@ -45,9 +59,12 @@ def _project(request: Request) -> str | None:
 
 def _object(raw: bytes) -> dict[str, Any]:
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"Invalid JSON body: {exc}", field="body") from None
+        body = loads_checked(raw)
+    except JsonError as exc:
+        if exc.path:
+            raise InvalidInput(exc.message, field=exc.path) from None
+        text = exc.message.removeprefix("malformed JSON: ")
+        raise InvalidInput(f"Invalid JSON body: {text}", field="body") from None
     if not isinstance(body, dict):
         raise InvalidInput("Body must be a JSON object", field="body")
     return body
@@ -116,7 +133,13 @@ def _limit(text: str | None) -> int:
     return max(1, min(MAX_LIMIT, value))
 
 
-@router.post("/events", status_code=201, summary="Publish an event")
+@router.post(
+    "/events",
+    status_code=201,
+    summary="Publish an event",
+    responses=wire.answers(wire.FeedEvent, status=201),
+    openapi_extra=wire.json_body(wire.PublishFeedEvent),
+)
 async def publish(request: Request) -> JSON:
     """Body ``{agent, type, summary, detail?, metadata?}`` → 201 the event with its ULID."""
     _, scope, _ = await context(request)
@@ -126,13 +149,19 @@ async def publish(request: Request) -> JSON:
     return JSON(event.to_json(), status_code=201)
 
 
-@router.get("/events", summary="Events, oldest first")
+@router.get("/events", summary="Events, oldest first", responses=wire.answers(wire.FeedEventList))
 async def list_events(
     request: Request,
-    agent: str | None = None,
-    type: str | None = None,
-    since: str | None = None,
-    limit: str | None = None,
+    agent: AgentQuery = None,
+    type: TypeQuery = None,
+    since: SinceQuery = None,
+    limit: Annotated[
+        str | None,
+        Query(
+            description=f"An integer, clamped to 1..{MAX_LIMIT}; default {DEFAULT_LIMIT}",
+            examples=["50"],
+        ),
+    ] = None,
 ) -> JSON:
     """Without ``since``: the last ``limit`` (default 50). With ``since`` (a ULID or an ISO time,
     exclusive): the first ``limit`` after it, so a polling loop never loses an event."""
@@ -148,32 +177,46 @@ async def list_events(
     return JSON([e.to_json() for e in events])
 
 
-@router.get("/events/{event_id}", summary="One event")
-async def get_event(request: Request, event_id: str) -> JSON:
+@router.get("/events/{event_id}", summary="One event", responses=wire.answers(wire.FeedEvent))
+async def get_event(
+    request: Request,
+    event_id: Annotated[str, Path(description="The event's ULID (any case)")],
+) -> JSON:
     _, scope, _ = await context(request)
     event = await _feed(request).get(event_id.upper(), scope.project_id)
     return JSON(event.to_json())
 
 
-@router.delete("/events", summary="Delete every event")
+@router.delete("/events", summary="Delete every event", responses=wire.answers(wire.FeedCleared))
 async def clear(request: Request) -> JSON:
     _, scope, _ = await context(request)
     await _feed(request).clear(scope.project_id)
     return JSON({"ok": True})
 
 
-@router.get("/stats", summary="Counts by agent and type, and each agent's latest event")
+@router.get(
+    "/stats",
+    summary="Counts by agent and type, and each agent's latest event",
+    responses=wire.answers(wire.FeedStats),
+)
 async def stats(request: Request) -> JSON:
     _, scope, _ = await context(request)
     return JSON(await _feed(request).stats(scope.project_id))
 
 
-@router.get("/stream", summary="Server-sent events, live (with `since` / Last-Event-ID)")
+@router.get(
+    "/stream",
+    summary="Server-sent events, live (with `since` / Last-Event-ID)",
+    responses=wire.stream(
+        "text/event-stream",
+        "`id: <ULID>` and `data: <feed event JSON>` frames, then live; `: heartbeat` every 15 s",
+    ),
+)
 async def live(
     request: Request,
-    agent: str | None = None,
-    type: str | None = None,
-    since: str | None = None,
+    agent: AgentQuery = None,
+    type: TypeQuery = None,
+    since: SinceQuery = None,
 ) -> StreamingResponse:
     """``id: <ULID>`` and ``data: <event>`` frames (no ``event:`` line, so a browser's
     ``onmessage`` sees them); ``: heartbeat`` every 15 s."""
@@ -185,6 +228,11 @@ async def live(
     wanted = FeedFilter(agent=agent or None, type=_type_filter(type), project=_project(request))
     bus: FeedBus = request.app.state.feed_bus
     sub = await bus.subscribe(wanted)  # before the replay, so nothing published meanwhile is lost
+    if after is not None and millis(after) > now_ms() + FUTURE_SLACK_MS:
+        # New events get ids from the clock: one after a future id would wait until then.
+        sub.close()
+        field = "Last-Event-ID" if last else "since"
+        raise InvalidInput(f"{field}: {after} is in the future", field=field)
     return stream(sub, after, _frame)
 
 
@@ -196,7 +244,11 @@ def _frame(delivery: Delivery[FeedEvent]) -> bytes:
     return frame
 
 
-@router.get("/export", summary="The whole feed as JSON Lines (feed.jsonl), oldest first")
+@router.get(
+    "/export",
+    summary="The whole feed as JSON Lines (feed.jsonl), oldest first",
+    responses=wire.stream("application/x-ndjson", "One feed event (JSON) per line"),
+)
 async def export(request: Request) -> StreamingResponse:
     _, scope, _ = await context(request)
     feed = _feed(request)
@@ -209,18 +261,28 @@ async def export(request: Request) -> StreamingResponse:
             )
             if not page:
                 return
-            yield b"".join(orjson.dumps(e.to_json()) + b"\n" for e in page)
+            yield b"".join(dumps(e.to_json()) + b"\n" for e in page)
             after = page[-1].id
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 
 
-@router.post("/import", status_code=201, summary="Add events from JSON Lines (feed.jsonl)")
+@router.post(
+    "/import",
+    status_code=201,
+    summary="Add events from JSON Lines (feed.jsonl)",
+    responses=wire.answers(wire.FeedImported, status=201),
+    openapi_extra=wire.lines_body(
+        "One feed event per line, as /feed/export writes them: "
+        "`{id, agent, type, summary, detail?, metadata?, timestamp}`"
+    ),
+)
 async def import_events(request: Request) -> Response:
     """All or nothing: a line that is not an event fails the import with its line number.
     Events keep their ids; ids already in the feed are skipped."""
     _, scope, _ = await context(request)
-    events = parse_lines(await request.body())
+    # A large file takes a while to parse: off the event loop, so other requests go on.
+    events = await asyncio.to_thread(parse_lines, await request.body())
     added = await _feed(request).import_events(scope.create_in, events)
     return JSON({"imported": added, "skipped": len(events) - added}, status_code=201)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -9,6 +10,8 @@ from fastapi import APIRouter, Query, Request
 from ats import lifecycle as lc
 from ats.errors import AtsError, InvalidInput
 from ats.models import Millis, Status, parse_iso
+from ats.server import wire
+from ats.server.body import JsonRoute
 from ats.server.deps import TaskIdPath, context
 from ats.server.responses import JSON
 from ats.server.schemas import (
@@ -26,8 +29,11 @@ from ats.server.schemas import (
 from ats.store import TaskQuery
 from ats.store.base import SORT_COLUMNS
 
-router = APIRouter(tags=["tasks"])
+router = APIRouter(tags=["tasks"], route_class=JsonRoute)
 _STATUSES = ", ".join(s.value for s in Status)
+_PRIORITY = {"minimum": 1, "maximum": 10}
+_TIME = "ISO-8601 time (naive = UTC) or epoch milliseconds, exclusive"
+_PROJECT_PATH = re.compile(r"[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)?")
 
 
 def _statuses(text: str | None) -> tuple[Status, ...]:
@@ -48,7 +54,7 @@ def _statuses(text: str | None) -> tuple[Status, ...]:
 def _time(name: str, text: str | None) -> Millis | None:
     if text is None or text == "":
         return None
-    if text.isdigit():
+    if _is_id(text):
         return Millis(int(text))
     try:
         return parse_iso(text)
@@ -56,29 +62,60 @@ def _time(name: str, text: str | None) -> Millis | None:
         raise InvalidInput(f"{name}: not an ISO-8601 time: {text!r}", field=name) from None
 
 
+def _is_id(text: str) -> bool:
+    """ASCII digits within 63 bits (``str.isdigit`` also takes "²", which ``int`` refuses)."""
+    return text.isascii() and text.isdigit() and int(text) < 2**63
+
+
 def _int_range(name: str, value: int | None, low: int, high: int) -> None:
     if value is not None and not low <= value <= high:
         raise InvalidInput(f"{name}: must be between {low} and {high}", field=name)
 
 
-@router.get("/tasks", summary="List tasks")
+@router.get("/tasks", summary="List tasks", responses=wire.answers(wire.TaskPage))
 async def list_tasks(
     request: Request,
-    status: str | None = None,
-    type: str | None = None,
-    channel: str | None = None,
-    assignee_id: str | None = None,
-    priority: int | None = None,
-    min_priority: int | None = None,
-    max_priority: int | None = None,
-    search: Annotated[str | None, Query(max_length=500)] = None,
-    created_after: str | None = None,
-    updated_after: str | None = None,
-    sort_by: str = "created_at",
-    sort_dir: str = "desc",
-    limit: int = 50,
-    offset: int = 0,
-    project_id: str | None = None,
+    status: Annotated[
+        str | None,
+        Query(description=f"Comma-separated statuses ({_STATUSES}); absent or `all`: every one"),
+    ] = None,
+    type: Annotated[str | None, Query(description="Task type, exact match")] = None,
+    channel: Annotated[str | None, Query(description="Channel, exact match")] = None,
+    assignee_id: Annotated[str | None, Query(description="Assignee's actor id")] = None,
+    priority: Annotated[
+        int | None, Query(description="Exactly this priority", json_schema_extra=_PRIORITY)
+    ] = None,
+    min_priority: Annotated[
+        int | None, Query(description="At least this priority", json_schema_extra=_PRIORITY)
+    ] = None,
+    max_priority: Annotated[
+        int | None, Query(description="At most this priority", json_schema_extra=_PRIORITY)
+    ] = None,
+    search: Annotated[
+        str | None, Query(max_length=500, description="Substring of the title or description")
+    ] = None,
+    created_after: Annotated[str | None, Query(description=f"Created after: {_TIME}")] = None,
+    updated_after: Annotated[str | None, Query(description=f"Updated after: {_TIME}")] = None,
+    sort_by: Annotated[
+        str, Query(description="Sort key", json_schema_extra={"enum": list(SORT_COLUMNS)})
+    ] = "created_at",
+    sort_dir: Annotated[
+        str, Query(description="Sort direction", json_schema_extra={"enum": ["asc", "desc"]})
+    ] = "desc",
+    limit: Annotated[
+        int,
+        Query(description="Page size; above 1000 means 1000", json_schema_extra={"minimum": 1}),
+    ] = 50,
+    offset: Annotated[
+        int, Query(description="Tasks to skip", json_schema_extra={"minimum": 0})
+    ] = 0,
+    project_id: Annotated[
+        str | None,
+        Query(
+            description="Only this project: `org/project` (`org` alone: `org/main`) or its "
+            "numeric id. Ignored on the project-scoped route."
+        ),
+    ] = None,
 ) -> JSON:
     svc, scope, _ = await context(request)
     for name, value in (("priority", priority), ("min_priority", min_priority),
@@ -86,8 +123,8 @@ async def list_tasks(
         _int_range(name, value, 1, 10)
     if limit < 1:
         raise InvalidInput("limit: must be between 1 and 1000", field="limit")
-    if offset < 0:
-        raise InvalidInput("offset: must not be negative", field="offset")
+    if not 0 <= offset < 2**63:
+        raise InvalidInput("offset: must be between 0 and 2^63-1", field="offset")
     if sort_by not in SORT_COLUMNS:
         raise InvalidInput(
             f"sort_by: unknown field {sort_by!r} (expected one of {', '.join(SORT_COLUMNS)})",
@@ -97,11 +134,16 @@ async def list_tasks(
         raise InvalidInput("sort_dir: must be asc or desc", field="sort_dir")
     pid = scope.project_id
     if project_id and pid is None:
-        if project_id.isdigit():
+        if _is_id(project_id):
             pid = int(project_id)
-        else:
+        elif _PROJECT_PATH.fullmatch(project_id):
             org, _, proj = project_id.partition("/")
             pid = (await svc.scope(org, proj or "main")).project_id
+        else:
+            raise InvalidInput(
+                f"project_id: expected a project id or 'org/project', got {project_id[:60]!r}",
+                field="project_id",
+            )
     query = TaskQuery(
         project_id=pid,
         statuses=_statuses(status),
@@ -123,21 +165,35 @@ async def list_tasks(
     return JSON({"tasks": [t.to_json() for t in tasks], "count": count})
 
 
-@router.post("/tasks", status_code=201, summary="Create a task")
+@router.post(
+    "/tasks",
+    status_code=201,
+    summary="Create a task",
+    responses=wire.answers(wire.Task, status=201),
+)
 async def create_task(body: CreateTask, request: Request) -> JSON:
     svc, scope, actor = await context(request)
     [task] = await svc.create(scope, [body.to_new()], actor)
     return JSON(task.to_json(), status_code=201)
 
 
-@router.post("/tasks/bulk", status_code=201, summary="Create up to 1000 tasks, all or nothing")
+@router.post(
+    "/tasks/bulk",
+    status_code=201,
+    summary="Create up to 1000 tasks, all or nothing",
+    responses=wire.answers(wire.TaskList, status=201),
+)
 async def bulk_create(body: BulkCreate, request: Request) -> JSON:
     svc, scope, actor = await context(request)
     tasks = await svc.create(scope, [t.to_new() for t in body.tasks], actor)
     return JSON({"tasks": [t.to_json() for t in tasks]}, status_code=201)
 
 
-@router.post("/tasks/claim", summary="Claim the best claimable tasks (claim-next)")
+@router.post(
+    "/tasks/claim",
+    summary="Claim the best claimable tasks (claim-next)",
+    responses=wire.answers(wire.TaskList),
+)
 async def claim_next(request: Request, body: ClaimNextBody | None = None) -> JSON:
     svc, scope, actor = await context(request)
     b = body or ClaimNextBody()
@@ -145,7 +201,11 @@ async def claim_next(request: Request, body: ClaimNextBody | None = None) -> JSO
     return JSON({"tasks": [t.to_json() for t in tasks]})
 
 
-@router.post("/tasks/complete", summary="Complete up to 100 claimed tasks in one call (extension)")
+@router.post(
+    "/tasks/complete",
+    summary="Complete up to 100 claimed tasks in one call (extension)",
+    responses=wire.answers(wire.CompletedMany),
+)
 async def complete_many(body: CompleteMany, request: Request) -> JSON:
     """Each item succeeds or fails on its own: ``tasks`` holds the completed tasks, ``errors``
     one ``{"id", "error", "code"}`` per refused item (a stale lease, another holder, …)."""
@@ -163,19 +223,31 @@ async def complete_many(body: CompleteMany, request: Request) -> JSON:
     return JSON({"tasks": done, "errors": errors})
 
 
-@router.get("/tasks/stats", summary="Counts by status and channel, completion times")
+@router.get(
+    "/tasks/stats",
+    summary="Counts by status and channel, completion times",
+    responses=wire.answers(wire.StatsAnswer),
+)
 async def stats(request: Request) -> JSON:
     svc, scope, _ = await context(request)
     return JSON({"stats": await svc.stats(scope)})
 
 
-@router.get("/tasks/{task_id}", summary="A task with its messages")
+@router.get(
+    "/tasks/{task_id}",
+    summary="A task with its messages",
+    responses=wire.answers(wire.TaskWithMessages),
+)
 async def get_task(task_id: TaskIdPath, request: Request) -> JSON:
     svc, scope, _ = await context(request)
     return JSON((await svc.get(scope, task_id)).to_json())
 
 
-@router.patch("/tasks/{task_id}", summary="Update fields, status included")
+@router.patch(
+    "/tasks/{task_id}",
+    summary="Update fields, status included",
+    responses=wire.answers(wire.Task, 409),
+)
 async def update_task(task_id: TaskIdPath, body: UpdateTask, request: Request) -> JSON:
     svc, scope, actor = await context(request)
     sent = body.model_fields_set
@@ -202,14 +274,20 @@ async def update_task(task_id: TaskIdPath, body: UpdateTask, request: Request) -
     return JSON(task.to_json())
 
 
-@router.delete("/tasks/{task_id}", summary="Delete a task")
+@router.delete(
+    "/tasks/{task_id}", summary="Delete a task", responses=wire.answers(wire.Deleted, 409)
+)
 async def delete_task(task_id: TaskIdPath, request: Request) -> JSON:
     svc, scope, actor = await context(request)
     await svc.delete(scope, task_id, actor)
     return JSON({"deleted": True, "id": task_id})
 
 
-@router.post("/tasks/{task_id}/claim", summary="Claim, or renew the lease you hold")
+@router.post(
+    "/tasks/{task_id}/claim",
+    summary="Claim, or renew the lease you hold",
+    responses=wire.answers(wire.Task, 409),
+)
 async def claim(task_id: TaskIdPath, request: Request, body: ClaimBody | None = None) -> JSON:
     svc, scope, actor = await context(request)
     b = body or ClaimBody()
@@ -217,7 +295,11 @@ async def claim(task_id: TaskIdPath, request: Request, body: ClaimBody | None = 
     return JSON(task.to_json())
 
 
-@router.post("/tasks/{task_id}/complete", summary="Complete with outputs")
+@router.post(
+    "/tasks/{task_id}/complete",
+    summary="Complete with outputs",
+    responses=wire.answers(wire.Task, 409),
+)
 async def complete(task_id: TaskIdPath, request: Request, body: CompleteBody | None = None) -> JSON:
     svc, scope, actor = await context(request)
     b = body or CompleteBody()
@@ -225,7 +307,11 @@ async def complete(task_id: TaskIdPath, request: Request, body: CompleteBody | N
     return JSON(task.to_json())
 
 
-@router.post("/tasks/{task_id}/fail", summary="Fail with a reason")
+@router.post(
+    "/tasks/{task_id}/fail",
+    summary="Fail with a reason",
+    responses=wire.answers(wire.Task, 409),
+)
 async def fail(task_id: TaskIdPath, request: Request, body: ReasonBody | None = None) -> JSON:
     svc, scope, actor = await context(request)
     b = body or ReasonBody()
@@ -233,28 +319,44 @@ async def fail(task_id: TaskIdPath, request: Request, body: ReasonBody | None = 
     return JSON(task.to_json())
 
 
-@router.post("/tasks/{task_id}/reject", summary="Reject with a reason")
+@router.post(
+    "/tasks/{task_id}/reject",
+    summary="Reject with a reason",
+    responses=wire.answers(wire.Task, 409),
+)
 async def reject(task_id: TaskIdPath, request: Request, body: ReasonBody | None = None) -> JSON:
     svc, scope, actor = await context(request)
     b = body or ReasonBody()
     return JSON((await svc.act(scope, task_id, lc.Reject(b.reason), actor)).to_json())
 
 
-@router.post("/tasks/{task_id}/reopen", summary="Reopen a finished task")
+@router.post(
+    "/tasks/{task_id}/reopen",
+    summary="Reopen a finished task",
+    responses=wire.answers(wire.Task, 409),
+)
 async def reopen(task_id: TaskIdPath, request: Request, body: ReasonBody | None = None) -> JSON:
     svc, scope, actor = await context(request)
     b = body or ReasonBody()
     return JSON((await svc.act(scope, task_id, lc.Reopen(b.reason), actor)).to_json())
 
 
-@router.post("/tasks/{task_id}/cancel", summary="Cancel (no body needed)")
+@router.post(
+    "/tasks/{task_id}/cancel",
+    summary="Cancel (no body needed)",
+    responses=wire.answers(wire.Task, 409),
+)
 async def cancel(task_id: TaskIdPath, request: Request, body: ReasonBody | None = None) -> JSON:
     svc, scope, actor = await context(request)
     b = body or ReasonBody()
     return JSON((await svc.act(scope, task_id, lc.Cancel(b.reason), actor)).to_json())
 
 
-@router.post("/tasks/{task_id}/release", summary="Give a claimed task back (extension)")
+@router.post(
+    "/tasks/{task_id}/release",
+    summary="Give a claimed task back (extension)",
+    responses=wire.answers(wire.Task, 409),
+)
 async def release(task_id: TaskIdPath, request: Request, body: ReleaseBody | None = None) -> JSON:
     svc, scope, actor = await context(request)
     b = body or ReleaseBody()
@@ -262,14 +364,23 @@ async def release(task_id: TaskIdPath, request: Request, body: ReleaseBody | Non
     return JSON((await svc.act(scope, task_id, action, actor)).to_json())
 
 
-@router.get("/tasks/{task_id}/messages", summary="The task's message thread")
+@router.get(
+    "/tasks/{task_id}/messages",
+    summary="The task's message thread",
+    responses=wire.answers(wire.MessageList),
+)
 async def list_messages(task_id: TaskIdPath, request: Request) -> JSON:
     svc, scope, _ = await context(request)
     messages = await svc.messages(scope, task_id)
     return JSON({"messages": [m.to_json() for m in messages]})
 
 
-@router.post("/tasks/{task_id}/messages", status_code=201, summary="Add a message")
+@router.post(
+    "/tasks/{task_id}/messages",
+    status_code=201,
+    summary="Add a message",
+    responses=wire.answers(wire.Message, status=201),
+)
 async def add_message(task_id: TaskIdPath, body: MessageBody, request: Request) -> JSON:
     svc, scope, actor = await context(request)
     message = await svc.add_message(scope, task_id, body.to_parts(), actor)

@@ -15,9 +15,9 @@ import asyncio
 import contextlib
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from ats.jsontext import JsonError, dumps_text, loads_checked
 from ats.models import Event, EventType
 from ats.server.frames import direct_writer
 from ats.service.bus import EventBus, EventFilter, Overflow, Subscription
@@ -45,7 +45,9 @@ def _names(frame: dict[str, Any], key: str) -> frozenset[str] | None:
 
 def _subscription_filter(frame: dict[str, Any]) -> tuple[EventFilter, int | None]:
     since = frame.get("since")
-    if since is not None and (not isinstance(since, int) or isinstance(since, bool) or since < 0):
+    if since is not None and (
+        not isinstance(since, int) or isinstance(since, bool) or not 0 <= since < 2**63
+    ):
         raise BadFrame("since must be a non-negative event id")
     project = frame.get("project")
     if project is not None and (not isinstance(project, str) or project.count("/") != 1):
@@ -120,9 +122,9 @@ async def events_socket(ws: WebSocket) -> None:
             if text is None:
                 raise BadFrame("frames must be JSON text")
             try:
-                frame = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                raise BadFrame("frames must be JSON objects") from None
+                frame = loads_checked(text)
+            except JsonError as exc:
+                raise BadFrame(f"frames must be JSON objects ({exc.message})") from None
             if not isinstance(frame, dict):
                 raise BadFrame("frames must be JSON objects")
             kind = frame.get("type")
@@ -138,11 +140,17 @@ async def events_socket(ws: WebSocket) -> None:
                     sub.close()
                     sub.direct = None
                 sub = await bus.subscribe(wanted)
+                if since is not None and since > sub.start:
+                    head = await bus.head()
+                    if since > head:
+                        # Waiting for an id the log has not reached would skip every event up
+                        # to it without a word (a client resuming against another database).
+                        raise BadFrame(f"since {since} is beyond the newest event ({head})")
                 dropped = asyncio.ensure_future(sub.dropped.wait())
                 ack: dict[str, Any] = {"type": "subscribed"}
                 if "id" in frame:
                     ack["id"] = frame["id"]
-                await ws.send_text(orjson.dumps(ack).decode())
+                await ws.send_text(dumps_text(ack))
                 pump = asyncio.create_task(_pump(ws, sub, since))
             else:
                 raise BadFrame(f"unknown message type {kind!r} (expected subscribe or ping)")

@@ -114,6 +114,12 @@ class PgCatalog(PgConnection):
             raise NotFound(f"Project {org}/{slug} not found")
         return project_from_row(row, False)
 
+    async def default_project(self) -> Project:
+        row = await self._retrying(lambda: self.pool.fetchrow(Q["default_project"]))
+        if row is None:
+            raise NotFound("the default project is missing: was the database migrated?")
+        return project_from_row(row, False)
+
     async def create_project(
         self, org: str, slug: str, name: str, description: str | None, now: Millis
     ) -> Project:

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Self, TypeAlias, TypeVar
 
 import asyncpg
-import orjson
 
+from ats import redact
 from ats.errors import Conflict, InvalidInput, NotFound, Unavailable
-from ats.jsontext import dumps_text
+from ats.jsontext import dumps_text, loads
 from ats.models import Actor, EventType, Message, Millis, Task
 from ats.store import sql
 from ats.store.base import (
@@ -26,6 +26,18 @@ Q = sql.load("ats.store.postgres")
 Conn: TypeAlias = "asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
 T = TypeVar("T")
 _RETRYABLE = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+# The database is out of reach, going down, coming up, or full: the request may work again
+# later (503). Not retried here: a write whose connection died may have committed, and only
+# the caller can tell whether to try again.
+_UNAVAILABLE = (
+    OSError,  # refused, reset, timed out (TimeoutError is an OSError)
+    asyncpg.InterfaceError,  # the connection is closed or closing
+    asyncpg.InternalClientError,  # asyncpg caught between states when a connection died
+    asyncpg.PostgresConnectionError,  # class 08: connection lost / does not exist / refused
+    asyncpg.OperatorInterventionError,  # class 57: shutdown, crash, starting up, cancelled
+    asyncpg.InsufficientResourcesError,  # class 53: too many connections, disk full
+    asyncpg.ReadOnlySQLTransactionError,  # a standby, seen while a failover is under way
+)
 MIGRATION_LOCK = 0x4154_5301  # "ATS" + 1: serialises `ats db upgrade` across processes
 
 
@@ -46,7 +58,7 @@ def _json_text(value: Any) -> str | None:
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, encoder=_dumps, decoder=orjson.loads, schema="pg_catalog")
+        await conn.set_type_codec(name, encoder=_dumps, decoder=loads, schema="pg_catalog")
 
 
 async def _no_reset(conn: asyncpg.Connection) -> None:
@@ -128,8 +140,16 @@ class PgConnection:
                 init=_init_connection,
                 reset=_no_reset,
             )
+        except asyncpg.InvalidCatalogNameError as exc:
+            # The first thing someone meets when pointing ATS at a fresh server: say the fix.
+            where = redact.url(self.url)
+            raise Unavailable(
+                f"the PostgreSQL database at {where} does not exist: create it with "
+                "`ats db create` (same --database / ATS_DATABASE_URL)"
+            ) from exc
         except (OSError, asyncpg.PostgresError) as exc:
-            raise Unavailable(f"cannot connect to PostgreSQL at {self.url}: {exc}") from exc
+            where, why = redact.url(self.url), redact.text(str(exc))  # no password on screen
+            raise Unavailable(f"cannot connect to PostgreSQL at {where}: {why}") from exc
         return self
 
     def listen(self, on_change: Callable[[], None]) -> None:
@@ -178,7 +198,7 @@ class PgConnection:
                 raise Conflict(f"already exists: {exc.detail or exc}") from exc
             except (asyncpg.DataError, asyncpg.exceptions.NumericValueOutOfRangeError) as exc:
                 raise InvalidInput(f"value out of range: {exc}") from exc
-            except (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError) as exc:
+            except _UNAVAILABLE as exc:
                 raise Unavailable(f"database unavailable: {exc}") from exc
         raise AssertionError("unreachable")
 

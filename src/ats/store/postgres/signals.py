@@ -61,7 +61,9 @@ class PgSignals:
                 backoff = 0.1
             except asyncio.CancelledError:
                 raise
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:
+                # Whatever a dying connection throws (asyncpg's InternalClientError is neither a
+                # PostgresError nor an InterfaceError): this loop must outlive every outage.
                 log.warning("event notifications unavailable (%s); retrying in %.1fs", exc, backoff)
             self.connected.clear()
             await asyncio.sleep(backoff)
@@ -95,7 +97,7 @@ class PgSignals:
                 try:
                     async with asyncio.timeout(1.0):
                         await conn.close()
-                except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                except Exception:  # the connection is broken anyway
                     conn.terminate()
 
 

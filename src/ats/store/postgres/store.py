@@ -1,9 +1,11 @@
 """PostgreSQL store: the task verbs.
 
-Hot paths are single statements (create, bulk create, claim-next with ``SKIP LOCKED``, complete by
-the lease holder). Other status changes are one unlocked read plus one compare-and-set write
-(:func:`ats.store.transitions.attempt`); cascades and dependency edits run under a row lock.
-Driver errors become :mod:`ats.errors` in ``_retrying`` (connection.py), at the boundary.
+Status changes take the general path — read under the row lock, :func:`ats.lifecycle.apply`,
+write, in one transaction (:meth:`PostgresStore.transition_general`) — unless a fast path in
+:mod:`ats.store.postgres.fast` answers first: complete by the lease holder in one statement, other
+changes as one unlocked read plus one compare-and-set write, batches in two statements. Create,
+bulk create and claim-next (``SKIP LOCKED``) are single statements. Driver errors become
+:mod:`ats.errors` in ``_retrying`` (connection.py), at the boundary.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from ats.errors import AtsError, InvalidInput
-from ats.lifecycle import Action, Complete, outputs_list
+from ats.lifecycle import Action
 from ats.models import Actor, EventType, Message, Millis, Task
 from ats.store.base import (
     NewTask,
@@ -23,17 +25,15 @@ from ats.store.base import (
     order_clause,
     task_to_row,
 )
-from ats.store.postgres.connection import PgTx, Q, _dumps, _json_text, _row
+from ats.store.postgres import fast
+from ats.store.postgres.connection import Q, _row
 from ats.store.postgres.feed import PgFeed
 from ats.store.transitions import (
     Locked,
-    Planned,
-    attempt,
     expire,
     fail_if_blocked,
     locate,
     not_found,
-    plan_batch,
     replace_dependencies,
     run,
 )
@@ -135,45 +135,33 @@ class PostgresStore(PgFeed):
         self, task_id: int, project_id: int | None, action: Action, actor: Actor, now: Millis
     ) -> Task:
         async def body() -> Task:
-            if isinstance(action, Complete):
-                row = await self.pool.fetchrow(
-                    Q["complete_held"], task_id, outputs_list(action.outputs), actor.type.value,
-                    actor.id, action.lease_token, now, actor.name, project_id,
-                )  # fmt: skip
-                if row is not None:
-                    return await self._task(row)
-                # not the holder's happy path: decide it the general way
-            # Common case: read, decide, compare-and-set; two round trips, no transaction.
-            optimistic = PgTx(self, self.pool, locking=False)
-            done = await attempt(optimistic, task_id, project_id, action, actor, now)
+            done = await fast.transition(self, task_id, project_id, action, actor, now)
             if done is not None:
                 return done
-            async with self._tx() as tx:
-                return await run(tx, task_id, project_id, action, actor, now)
+            return await self._run(task_id, project_id, action, actor, now)
 
         return await self._retrying(body)
+
+    async def transition_general(
+        self, task_id: int, project_id: int | None, action: Action, actor: Actor, now: Millis
+    ) -> Task:
+        """:meth:`transition` by the general path alone, the one that defines behaviour."""
+        return await self._retrying(lambda: self._run(task_id, project_id, action, actor, now))
+
+    async def _run(
+        self, task_id: int, project_id: int | None, action: Action, actor: Actor, now: Millis
+    ) -> Task:
+        async with self._tx() as tx:
+            return await run(tx, task_id, project_id, action, actor, now)
 
     async def transition_many(
         self, project_id: int | None, items: list[tuple[int, Action]], actor: Actor, now: Millis
     ) -> list[Task | AtsError]:
-        async def batch() -> list[Task | AtsError | None]:
-            rows = await self.pool.fetch(Q["read_tasks"], list({i for i, _ in items}))
-            reads: dict[int, Locked] = {}
-            reader = PgTx(self, self.pool, locking=False)
-            for row in rows:
-                read = await reader._locked(row)
-                if read is not None:
-                    reads[read.task.id] = read
-            planned, results = plan_batch(items, reads, project_id, actor, now)
-            if planned:
-                written = await self._write_batch(planned, actor, now)
-                for p in planned:
-                    if p.read.task.id in written:
-                        results[p.index] = p.outcome.task
-            return results
-
-        results = await self._retrying(batch)
-        # Whatever the batch did not settle (lost a race, cascades, repeats) goes one by one.
+        results = await self._retrying(
+            lambda: fast.transition_many(self, project_id, items, actor, now)
+        )
+        # Whatever the batch did not settle (a lost race, a repeat, a batch of other actions than
+        # complete) goes one by one, in order.
         settled: list[Task | AtsError] = []
         for (task_id, action), result in zip(items, results, strict=True):
             if result is None:
@@ -183,27 +171,6 @@ class PostgresStore(PgFeed):
                     result = exc
             settled.append(result)
         return settled
-
-    async def _write_batch(self, planned: list[Planned], actor: Actor, now: Millis) -> set[int]:
-        rows = [(p.read, task_to_row(p.outcome.task, p.read.project_id)) for p in planned]
-
-        def col(name: str) -> list[Any]:
-            return [r[name] for _, r in rows]
-
-        events = [(p.read.task.id, e.value, r) for p, (_, r) in zip(planned, rows, strict=True)
-                  for e in p.outcome.events]  # fmt: skip
-        written = await self.pool.fetch(
-            Q["write_tasks"], col("id"), [read.version for read, _ in rows], col("status"),
-            [_json_text(v) for v in col("outputs")], col("assignee_type"), col("assignee_id"),
-            col("assignee_name"),
-            col("lease_expires"), col("lease_token"), col("attempts"), col("reason"),
-            col("available_at"), col("updated_at"), col("completed_at"), col("title"),
-            col("description"), col("priority"), col("type"), col("channel"),
-            [_dumps(v) for v in col("payload")], [e[0] for e in events], [e[1] for e in events],
-            [_dumps(e[2]) for e in events],
-            actor.type.value, actor.id, actor.name, now,
-        )  # fmt: skip
-        return {r["id"] for r in written}
 
     async def set_dependencies(
         self, task_id: int, project_id: int | None, depends_on: list[int], actor: Actor, now: Millis

@@ -91,6 +91,12 @@ class SqliteCatalog(SqliteConnection):
             raise NotFound(f"Project {org}/{slug} not found")
         return project_from_row(row, False)
 
+    async def default_project(self) -> Project:
+        row = self._one("default_project")
+        if row is None:
+            raise NotFound("the default project is missing: was the database migrated?")
+        return project_from_row(row, False)
+
     async def create_project(
         self, org: str, slug: str, name: str, description: str | None, now: Millis
     ) -> Project:

@@ -7,12 +7,10 @@ import contextlib
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Self
-
-import orjson
+from typing import Any, Self, TypeVar
 
 from ats.errors import Conflict, InvalidInput, Unavailable
-from ats.jsontext import dumps_text
+from ats.jsontext import dumps_text, loads
 from ats.models import Actor, EventType, Message, Millis, Task
 from ats.store import sql
 from ats.store.base import (
@@ -24,6 +22,7 @@ from ats.store.transitions import (
 )
 
 Q = sql.load("ats.store.sqlite")
+T = TypeVar("T")
 _JSON_COLUMNS = (
     "payload", "outputs", "depends_on", "parts", "task", "message", "blockers", "metadata",
 )  # fmt: skip
@@ -38,7 +37,7 @@ def _decoded(row: sqlite3.Row | Mapping[str, Any]) -> dict[str, Any]:
     for key in _JSON_COLUMNS:
         value = d.get(key)
         if isinstance(value, str):
-            d[key] = orjson.loads(value)
+            d[key] = loads(value)
     return d
 
 
@@ -50,9 +49,12 @@ def _translated() -> Iterator[None]:
         if "UNIQUE" in str(exc):
             raise Conflict(f"already exists: {exc}") from exc
         raise InvalidInput(f"refused by the database: {exc}") from exc
-    except OverflowError as exc:
+    except (OverflowError, sqlite3.DataError) as exc:
         raise InvalidInput(f"value out of range: {exc}") from exc
-    except sqlite3.OperationalError as exc:
+    except sqlite3.DatabaseError as exc:
+        # OperationalError and its kin: the file is read-only (SQLITE_READONLY, or SQLITE_IOERR
+        # when it turned immutable under an open handle), the disk is full (SQLITE_FULL), locked
+        # too long, corrupt. Nothing the caller did wrong; it may work again later.
         raise Unavailable(f"database unavailable: {exc}") from exc
 
 
@@ -176,13 +178,56 @@ class SqliteConnection:
             self._lock = asyncio.Lock()
         async with self._lock:
             with _translated():
+                self._abandon()  # a transaction an earlier failure left open would refuse BEGIN
                 self.db.execute("BEGIN IMMEDIATE")
                 try:
                     yield SqliteTx(self)
+                    self.db.execute("COMMIT")
                 except BaseException:
-                    self.db.execute("ROLLBACK")
+                    self._abandon()
                     raise
-                self.db.execute("COMMIT")
+
+    def _abandon(self) -> None:
+        """Roll back what a failed transaction left, if anything.
+
+        After SQLITE_FULL or SQLITE_IOERR SQLite may have rolled back already (then ROLLBACK
+        itself fails) or not (then the connection stays inside the transaction, and every later
+        BEGIN fails until it ends); a COMMIT refused with SQLITE_BUSY leaves it open too. Either
+        way the original error is the one to report.
+        """
+        if self.db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+
+    async def _write_apart(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """A long write transaction on a connection of its own, in a worker thread.
+
+        The event loop keeps serving meanwhile. The write lock is held all along, so this
+        process's own connection never waits on SQLite's file lock (its statements run on the
+        loop, which would block); readers go on from the last commit (WAL), so none of them sees
+        the write half done.
+        """
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            return await asyncio.to_thread(self._run_apart, work)
+
+    def _run_apart(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        with _translated():
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            try:
+                db.execute("PRAGMA busy_timeout = 5000")
+                db.execute("PRAGMA foreign_keys = ON")
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(db)
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+                return result
+            finally:
+                db.close()
 
     def _all(self, name: str, *args: Any) -> list[dict[str, Any]]:
         with _translated():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections import Counter
 from typing import Any
 
@@ -14,8 +16,10 @@ from ats.store.base import (
     published,
 )
 from ats.store.sqlite.catalog import SqliteCatalog
-from ats.store.sqlite.connection import _dumps
+from ats.store.sqlite.connection import Q, _dumps
 from ats.ulids import next_ids
+
+TRIM_STEP = 2000  # rows deleted per write transaction
 
 
 class SqliteFeed(SqliteCatalog):
@@ -37,29 +41,40 @@ class SqliteFeed(SqliteCatalog):
         ]
 
     async def import_feed(self, project_id: int, events: list[FeedEvent]) -> int:
-        added = 0
-        async with self._write():
+        def work(db: sqlite3.Connection) -> int:
+            added = 0
             for e in events:
                 row = (e.id, project_id, e.agent, e.type.value, e.summary, e.detail)
-                added += len(self._all("feed_insert", *row, _dumps(e.metadata), e.timestamp))
+                found = db.execute(Q["feed_insert"], (*row, _dumps(e.metadata), e.timestamp))
+                added += len(found.fetchall())
             if events:
-                self._all("feed_set_clock", max(e.id for e in events))
+                db.execute(Q["feed_set_clock"], (max(e.id for e in events),))
             if added:
-                self._all("feed_count_add", project_id, added)
-        return added
+                db.execute(Q["feed_count_add"], (project_id, added)).fetchall()
+            return added
+
+        # An import may be a file of hundreds of thousands of events: written apart, so the
+        # event loop goes on serving meanwhile (see ``_write_apart``).
+        return await self._write_apart(work)
 
     async def trim_feed(self, keep: int) -> int:
         if keep <= 0:
             return 0
         gone = 0
-        async with self._write():
-            for row in self._all("feed_over", keep):
-                before = self.db.total_changes
-                self._all("feed_trim", row["project_id"], row["n"] - keep)
-                deleted = self.db.total_changes - before
-                self._all("feed_count_sub", row["project_id"], deleted)
-                gone += deleted
-        return gone
+        while True:
+            # A bounded step per transaction: statements run on the event loop, and a trim
+            # after a large import may have hundreds of thousands of rows to delete.
+            async with self._write():
+                over = self._all("feed_over", keep)
+                for row in over:
+                    before = self.db.total_changes
+                    self._all("feed_trim", row["project_id"], min(row["n"] - keep, TRIM_STEP))
+                    deleted = self.db.total_changes - before
+                    self._all("feed_count_sub", row["project_id"], deleted)
+                    gone += deleted
+            if not over:
+                return gone
+            await asyncio.sleep(0)
 
     async def list_feed(self, q: FeedQuery) -> list[FeedEvent]:
         if q.after is None:

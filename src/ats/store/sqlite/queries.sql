@@ -204,6 +204,12 @@ SELECT p.*, o.slug AS org,
 SELECT p.*, o.slug AS org FROM projects p JOIN orgs o ON o.id = p.org_id
  WHERE o.slug = ?1 AND p.slug = ?2
 
+-- name: default_project
+-- The project unscoped routes use: the first one made (by the first migration, as
+-- default/main). Found by id, so renaming its org or itself changes nothing.
+SELECT p.*, o.slug AS org FROM projects p JOIN orgs o ON o.id = p.org_id
+ ORDER BY p.id LIMIT 1
+
 -- name: create_project
 INSERT INTO projects (org_id, slug, name, description, created_at, updated_at)
 SELECT o.id, ?2, ?3, ?4, ?5, ?5 FROM orgs o WHERE o.slug = ?1

@@ -5,6 +5,10 @@ is less than handing each one to a worker thread would cost, so they run inline.
 asyncio lock from ``BEGIN IMMEDIATE`` to ``COMMIT``; no ``await`` inside it ever suspends, so the
 transaction is also atomic with respect to other coroutines. A crash of the process loses nothing
 that was committed (WAL survives it; only an OS crash can drop the last commits).
+
+Status changes take the general path (:func:`ats.store.transitions.run` inside the write
+transaction, :meth:`SqliteStore.transition_general`) unless :mod:`ats.store.sqlite.fast` answers
+first (complete by the lease holder, one statement).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from ats.errors import AtsError, InvalidInput
-from ats.lifecycle import Action, Complete, outputs_list
+from ats.lifecycle import Action
 from ats.models import Actor, EventType, Message, Millis, Task
 from ats.store.base import (
     NewTask,
@@ -22,6 +26,7 @@ from ats.store.base import (
     order_clause,
     task_to_row,
 )
+from ats.store.sqlite import fast
 from ats.store.sqlite.connection import Q, _decoded, _dumps, _translated
 from ats.store.sqlite.feed import SqliteFeed
 from ats.store.transitions import (
@@ -105,18 +110,16 @@ class SqliteStore(SqliteFeed):
         self, task_id: int, project_id: int | None, action: Action, actor: Actor, now: Millis
     ) -> Task:
         async with self._write() as tx:
-            if isinstance(action, Complete):
-                held = self.db.execute(
-                    Q["complete_held"],
-                    (
-                        task_id, _dumps(outputs_list(action.outputs)), actor.type.value,
-                        actor.id, action.lease_token, now, actor.name, project_id,
-                    ),
-                ).fetchone()  # fmt: skip
-                if held is not None:
-                    row = _decoded(held)
-                    tx.event(EventType.COMPLETED, row, actor, now)
-                    return self._task(row)
+            done = fast.transition(tx, task_id, project_id, action, actor, now)
+            if done is not None:
+                return done
+            return await run(tx, task_id, project_id, action, actor, now)
+
+    async def transition_general(
+        self, task_id: int, project_id: int | None, action: Action, actor: Actor, now: Millis
+    ) -> Task:
+        """:meth:`transition` by the general path alone, the one that defines behaviour."""
+        async with self._write() as tx:
             return await run(tx, task_id, project_id, action, actor, now)
 
     async def transition_many(

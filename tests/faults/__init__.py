@@ -1,0 +1,1 @@
+"""Fault tier: real servers killed, databases restarted, files made unwritable, disks filled."""
