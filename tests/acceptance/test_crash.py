@@ -1,57 +1,21 @@
-"""A killed server loses nothing it acknowledged (SPEC §10)."""
+"""A killed server loses nothing it acknowledged (SPEC §10): one round of what the fault tier
+(tests/faults/test_kill.py) does many times over."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
+from pathlib import Path
 
-import httpx
-
-from tests.conftest import free_port, start_server, stop_server
+from tests.faults.harness import Server, check_creates
+from tests.faults.load import client, until_killed
 
 
-async def test_sigkill_mid_load_loses_no_acknowledged_task(db_url: str) -> None:
-    port = free_port()
-    proc = start_server(db_url, port=port)
-    acknowledged: list[int] = []
-    url = f"http://127.0.0.1:{port}"
+async def test_sigkill_mid_load_loses_no_acknowledged_task(db_url: str, tmp_path: Path) -> None:
+    server = Server(db_url, tmp_path).start()
+    tally = await until_killed(server, lambda w, n: ("/tasks", {"title": f"w{w}-{n}"}))
+    assert len(tally.acked) > 50
+    server.start()
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=5) as client:
-
-            async def writer(n: int) -> None:
-                for i in range(10_000):
-                    try:
-                        r = await client.post("/tasks", json={"title": f"w{n}-{i}"})
-                    except httpx.HTTPError:
-                        return  # the server is gone: stop
-                    if r.status_code == 201:
-                        acknowledged.append(r.json()["id"])
-
-            writers = [asyncio.create_task(writer(n)) for n in range(8)]
-            await asyncio.sleep(1.5)
-            os.kill(proc.pid, signal.SIGKILL)  # no shutdown, no flush
-            await asyncio.gather(*writers)
+        async with client(server.url) as c:
+            await check_creates(c, list(tally.acked.values()))
     finally:
-        stop_server(proc)
-    assert len(acknowledged) > 50
-    proc = start_server(db_url, port=port)
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            for task_id in acknowledged:
-                r = await client.get(f"/tasks/{task_id}")
-                assert r.status_code == 200, task_id
-            count = (await client.get("/tasks", params={"limit": 1})).json()["count"]
-            assert count >= len(acknowledged)
-            created: set[int] = set()
-            since = 0
-            while True:
-                params = {"since": since, "limit": 1000, "event": "task.created"}
-                page = (await client.get("/events", params=params)).json()["events"]
-                if not page:
-                    break
-                created.update(e["task_id"] for e in page)
-                since = page[-1]["id"]
-            assert set(acknowledged) <= created  # each acknowledged create kept its event
-    finally:
-        stop_server(proc)
+        server.stop()

@@ -165,6 +165,7 @@ def assert_health_fast(port: int, label: str) -> None:
     assert median < 0.1
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize(
     "extra",
     [(), ("--max-connections", "500")],
@@ -181,6 +182,7 @@ def test_health_answers_while_1100_connections_are_half_open(
                 assert closed_by_server(socks, HALF_OPEN - 500) >= HALF_OPEN - 500
 
 
+@pytest.mark.serial
 def test_health_answers_at_a_1024_file_limit(db_url: str) -> None:
     """The reported failure: 1,100 half-open connections against 1,024 descriptors."""
     with server_with_file_limit(db_url, 1024) as port, half_open(port, HALF_OPEN) as socks:
@@ -193,6 +195,7 @@ def test_health_answers_at_a_1024_file_limit(db_url: str) -> None:
             assert c.get(f"/tasks/{created.json()['id']}").status_code == 200
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("sent", PARTIALS, ids=["nothing", "half-request-line", "half-headers"])
 def test_connection_without_complete_headers_is_closed_after_header_timeout(
     limited: int, sent: bytes
@@ -205,6 +208,7 @@ def test_connection_without_complete_headers_is_closed_after_header_timeout(
     assert 0.9 <= elapsed < 3, elapsed
 
 
+@pytest.mark.serial
 def test_trickling_headers_do_not_extend_the_deadline(limited: int) -> None:
     """Slowloris: a byte every 100 ms keeps sending, and is still cut at the 1 s deadline."""
     request = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Slow: " + b"a" * 100
@@ -226,6 +230,7 @@ def test_trickling_headers_do_not_extend_the_deadline(limited: int) -> None:
     assert closed and elapsed < 3, elapsed
 
 
+@pytest.mark.serial
 def test_keep_alive_idle_is_not_cut_but_a_slow_next_request_is(limited: int) -> None:
     request = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     with dial(limited) as sock:
@@ -233,7 +238,9 @@ def test_keep_alive_idle_is_not_cut_but_a_slow_next_request_is(limited: int) -> 
             sock.sendall(request)
             response = b""
             while b'"database"' not in response:
-                response += sock.recv(65536)
+                chunk = sock.recv(65536)
+                assert chunk, response
+                response += chunk
             assert response.startswith(b"HTTP/1.1 200")
             time.sleep(1.3)  # idle longer than the head deadline: keep-alive's own timeout rules
         sock.sendall(request[:20])

@@ -8,6 +8,7 @@ import threading
 import time
 
 import httpx
+import pytest
 
 from ats.errors import InvalidInput
 from ats.models import FeedType
@@ -117,6 +118,7 @@ def _feed_file(megabytes: int) -> bytes:
     return b"".join(out)
 
 
+@pytest.mark.serial
 def test_health_answers_during_a_60_mib_import(server_url: str) -> None:
     data = _feed_file(60)
     done: list[httpx.Response] = []

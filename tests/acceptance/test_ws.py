@@ -62,9 +62,26 @@ async def test_since_replays_then_goes_live(server_url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "frame", ["not json", "[1, 2]", '{"type": "dance"}', '{"type": "subscribe", "channels": "w1"}']
+    "frame",
+    [
+        "not json",
+        "[1, 2]",
+        '{"type": "dance"}',
+        '{"type": "subscribe", "channels": "w1"}',
+        '{"type": "subscribe", "since": -1}',
+        '{"type": "subscribe", "since": 18446744073709551616}',
+        '{"type": "subscribe", "since": NaN}',
+        '{"type": "subscribe", "since": "\u00b2"}',
+        '{"type": "subscribe", "project": 5}',
+        r'{"type": "subscribe", "id": "\ud800"}',
+        '{"type": "subscribe", "channels": ["a\u0000"]}',
+        b'{"type": "ping"}',  # a binary frame
+        b"\xff\xfe",
+    ],
 )
-async def test_bad_frames_close_cleanly_and_others_keep_going(server_url: str, frame: str) -> None:
+async def test_bad_frames_close_cleanly_and_others_keep_going(
+    server_url: str, frame: str | bytes
+) -> None:
     async with connect(ws_url(server_url)) as good, connect(ws_url(server_url)) as bad:
         assert await recv(good) == {"type": "connected"}
         assert await recv(bad) == {"type": "connected"}

@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -19,13 +20,16 @@ ROUNDS = int(os.environ.get("ATS_CHAOS_ROUNDS", "3"))
 FIRST_ULID = "0" * 26
 
 
-def need(ok: bool, what: str) -> None:
-    """Skip when this machine cannot stage the fault; under CI=true that is a failure."""
-    if ok:
-        return
+def cannot(what: str) -> NoReturn:
+    """This machine cannot stage the fault: skip, but under CI=true fail."""
     if IN_CI:
         pytest.fail(f"CI=true but this fault cannot be staged here: {what}")
     pytest.skip(what)
+
+
+def need(ok: bool, what: str) -> None:
+    if not ok:
+        cannot(what)
 
 
 def per_round_timeout(seconds_per_round: float, base: float = 60) -> pytest.MarkDecorator:
@@ -103,3 +107,18 @@ async def all_tasks(c: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]
         tasks += page
         if len(page) < 1000:
             return tasks
+
+
+async def check_creates(c: httpx.AsyncClient, acked: list[dict[str, Any]]) -> int:
+    """Every acknowledged task is stored with its title and one ``task.created`` event; no title
+    is stored twice (each request had its own). Returns how many tasks are stored."""
+    tasks = await all_tasks(c)
+    created = await event_log(c, event="task.created")
+    titles = Counter(t["title"] for t in tasks)
+    assert [t for t, n in titles.items() if n > 1] == [], "a task was stored twice"
+    kept = {t["id"]: t["title"] for t in tasks}
+    lost = [a for a in acked if kept.get(a["id"]) != a["title"]]
+    assert lost == [], f"{len(lost)} of {len(acked)} acknowledged tasks lost"
+    # one task.created event for each task there is, none for a task that is not
+    assert Counter(e["task_id"] for e in created) == Counter(kept.keys())
+    return len(tasks)

@@ -8,6 +8,7 @@ never a hang. A request the server never answered (it was killed) proves nothing
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from tests.faults.harness import Server
 
 WRITERS = 8
 ANSWER_WITHIN_S = 10.0  # "fail fast": a request that takes longer counts as a hang
@@ -170,13 +173,34 @@ async def work(
     return done
 
 
-def outage(answers: list[tuple[float, float, int]], since: float) -> float | None:
-    """How long clients were refused after ``since``: from the first 503 to the first 2xx sent
-    after the last 503 of that run (None: nobody was refused)."""
-    later = sorted(a for a in answers if a[0] >= since)
-    refused = [a for a in later if a[2] == 503]
+def outage(
+    answers: list[tuple[float, float, int]], down: float, up: float
+) -> tuple[float, float] | None:
+    """For a database away from ``down`` to ``up``: how long clients were refused (first 503
+    to the first 2xx after ``up``) and how long after ``up`` that 2xx came; None when nobody was
+    refused, inf when nobody got a 2xx after ``up``."""
+    refused = [end for sent, end, status in answers if status == 503 and end >= down]
     if not refused:
         return None
-    last = refused[-1][0]
-    back = [a[1] for a in later if a[0] > last and 200 <= a[2] < 300]
-    return (min(back) if back else float("inf")) - refused[0][0]
+    back = [end for sent, end, status in answers if 200 <= status < 300 and sent >= up]
+    first_back = min(back, default=float("inf"))
+    return first_back - min(refused), first_back - up
+
+
+def kill_soon(server: Server) -> asyncio.Task[None]:
+    """``kill -9`` the server in a moment, wherever its stream of commits is then."""
+
+    async def later() -> None:
+        await asyncio.sleep(random.uniform(0.5, 1.3))
+        server.kill()
+
+    return asyncio.create_task(later())
+
+
+async def until_killed(server: Server, make: Make) -> Tally:
+    """8 writers until the server is killed under them; what they were told."""
+    killer = kill_soon(server)
+    tally = await write(server.url, make, asyncio.Event(), until_gone=True)
+    await killer
+    assert tally.unexpected == [], tally.unexpected[:5]
+    return tally

@@ -103,7 +103,7 @@ def test_actor_headers_are_documented_where_the_actor_is_read(document: dict[str
     [kind] = [
         p for p in document["paths"]["/tasks"]["post"]["parameters"] if p["name"] == "X-Actor-Type"
     ]
-    assert kind["schema"]["enum"] == ["human", "agent", "system"]
+    assert kind["schema"]["enum"] == ["human", "agent", "system", ""]  # "": as if absent
 
 
 def test_every_parameter_is_described(document: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 DATABASE = typer.Option(
     None,
     "--database",
-    help="sqlite:///path.db or postgresql://… [env: ATS_DATABASE_URL; default ./.ats/ats.db]",
+    help="sqlite:///path.db or postgresql://… (env ATS_DATABASE_URL; default ./.ats/ats.db)",
 )
 
 PANEL = "Server"

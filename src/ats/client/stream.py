@@ -147,10 +147,10 @@ async def follow(
                     yield event
                 reason = _closed_reason(ws)
         except _DISCONNECTS as exc:
+            reason = _describe(exc)  # a refusal (1008) raises: retrying cannot help
             if first:
                 where = redact.url(target, query="drop")  # ?access_token= travels there
                 raise Unavailable(f"cannot reach the ATS event stream at {where} ({exc})") from exc
-            reason = _describe(exc)
         if not reconnect:
             raise Unavailable(f"the event stream ended: {reason}")
         delay = 0.0 if reason.startswith(f"{TRY_AGAIN_LATER} ") else wait.delay()

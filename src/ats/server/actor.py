@@ -16,6 +16,10 @@ def actor_from(request: Request) -> Actor:
     actor_id = headers.get("x-actor-id")
     actor_type = headers.get("x-actor-type")
     name = headers.get("x-actor-name")
+    # Checked before the anonymous shortcut: a lone X-Actor-Name is ignored, but not when
+    # it breaks the documented limit.
+    if (actor_id and len(actor_id) > 200) or (name and len(name) > 200):
+        raise InvalidInput("X-Actor-ID / X-Actor-Name: at most 200 characters", field="X-Actor-ID")
     if not actor_id and not actor_type:
         return ANONYMOUS
     try:
@@ -26,6 +30,4 @@ def actor_from(request: Request) -> Actor:
             field="X-Actor-Type",
         ) from None
     actor_id = actor_id or ANONYMOUS.id
-    if len(actor_id) > 200 or (name and len(name) > 200):
-        raise InvalidInput("X-Actor-ID / X-Actor-Name: at most 200 characters", field="X-Actor-ID")
     return Actor(kind, actor_id, name or actor_id)

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ats.errors import AtsError
+from ats.server.allow import allowed
 from ats.server.responses import JSON
 
 log = logging.getLogger("ats.server")
@@ -44,6 +45,17 @@ def validation_message(exc: RequestValidationError) -> tuple[str, str]:
     return (f"{field}: {msg}" if field else msg), field
 
 
+def _not_allowed(request: Request, methods: list[str]) -> Response:
+    return JSON(
+        {
+            "error": f"Method {request.method} not allowed on {request.url.path}",
+            "code": "method_not_allowed",
+        },
+        status_code=405,
+        headers={"Allow": ", ".join(methods)},
+    )
+
+
 def install(app: FastAPI) -> None:
     async def ats_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AtsError)
@@ -51,6 +63,10 @@ def install(app: FastAPI) -> None:
 
     async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
+        # A template route took a literal resource's path (PATCH /tasks/claim): a wrong method.
+        methods = allowed(request)
+        if methods and request.method not in methods:
+            return _not_allowed(request, methods)
         message, field = validation_message(exc)
         body: dict[str, Any] = {"error": message, "code": "invalid"}
         if field:
@@ -59,6 +75,8 @@ def install(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 405 and (methods := allowed(request)):
+            return _not_allowed(request, methods)  # every method of the path, not one route's
         code = _HTTP_CODES.get(exc.status_code, "error")
         text = exc.detail if isinstance(exc.detail, str) else "error"
         if exc.status_code == 404:

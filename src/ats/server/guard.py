@@ -80,9 +80,9 @@ class HostPolicy:
         self.any = "*" in names
         self.suffixes = tuple(n[1:] for n in names if n.startswith("*."))  # ".example.com"
         self.exact = {n for n in names if not n.startswith("*")}
-        for own in (socket.gethostname(), socket.getfqdn()):
-            if own:
-                self.exact.add(own.lower())
+        own = socket.gethostname().lower()  # not getfqdn(): a DNS lookup may hang the start
+        if own:
+            self.exact.add(own)
         self._seen: dict[str, bool] = {}
 
     def allows(self, header: str) -> bool:

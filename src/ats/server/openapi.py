@@ -36,9 +36,10 @@ ACTOR_HEADERS: list[dict[str, Any]] = [
         "in": "header",
         "required": False,
         "description": "Who is calling: human, agent or system (agent when only X-Actor-ID is "
-        "given). Without X-Actor-* headers the caller is the anonymous human. The actor is "
-        "recorded on the tasks, claims, messages and events this call writes.",
-        "schema": {"type": "string", "enum": ["human", "agent", "system"]},
+        "given; empty is the same as absent). Without X-Actor-* headers the caller is the "
+        "anonymous human. The actor is recorded on the tasks, claims, messages and events this "
+        "call writes.",
+        "schema": {"type": "string", "enum": ["human", "agent", "system", ""]},
     },
     {
         "name": "X-Actor-ID",

@@ -69,8 +69,9 @@ FILE_HEADROOM = 128
 # sending its request reads the answer instead of a reset.
 DRAIN_SECONDS = 2.0
 
+# One answer for a long request target too: both are parts of the head the limit is about.
 _HEAD_TOO_LARGE = (
-    f"request header fields too large (limit {MAX_HEADER_FIELDS} fields, {MAX_HEAD_BYTES} bytes)"
+    f"request head too large (limit {MAX_HEADER_FIELDS} header fields, {MAX_HEAD_BYTES} bytes)"
 )
 
 

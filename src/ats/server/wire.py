@@ -298,14 +298,23 @@ def answers(model: Any, *errors: int, status: int = 200) -> Answers:
     return out
 
 
+# One server-sent event (OpenAPI 3.2 describes an event stream by its events; tools reading
+# 3.1 documents, schemathesis among them, apply the schema of text/event-stream to each event).
+_SSE_EVENT = {
+    "type": "object",
+    "required": ["id", "event", "data"],
+    "properties": {
+        "id": {"type": "string", "description": "Resume point (Last-Event-ID)"},
+        "event": {"type": "string", "description": "The event type"},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+}
+
+
 def stream(media_type: str, description: str) -> Answers:
-    """A streamed answer (SSE, JSON Lines): no JSON schema, a text body described in words."""
-    return {
-        200: {
-            "description": description,
-            "content": {media_type: {"schema": {"type": "string"}}},
-        }
-    }
+    """A streamed answer (SSE, JSON Lines): a text body described in words; SSE by its events."""
+    schema = _SSE_EVENT if media_type == "text/event-stream" else {"type": "string"}
+    return {200: {"description": description, "content": {media_type: {"schema": schema}}}}
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -317,4 +326,5 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
 def lines_body(description: str) -> dict[str, Any]:
     """``openapi_extra`` for a JSON Lines upload."""
     content = {"application/x-ndjson": {"schema": {"type": "string"}}}
-    return {"requestBody": {"required": True, "description": description, "content": content}}
+    # An empty upload imports nothing (201, imported 0): the body is not required.
+    return {"requestBody": {"required": False, "description": description, "content": content}}

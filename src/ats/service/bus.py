@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+from ats.errors import Unavailable
 from ats.jsontext import dumps
 from ats.models import Event, FeedEvent, now_ms
 from ats.store import EventQuery, Store
@@ -265,7 +266,9 @@ class Bus(Generic[T]):
                 await self._drain()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a database hiccup: the next round reads from the same place
+            except Unavailable as exc:  # the database is away: the next round reads from here
+                log.warning("%s round failed: %s", self.name, exc)
+            except Exception:  # anything else: the same, with the traceback
                 log.exception("%s round failed", self.name)
 
     async def _drain(self) -> None:

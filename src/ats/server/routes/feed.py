@@ -8,6 +8,7 @@ must be refused as bodies, not coerced.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -32,6 +33,9 @@ VALID_TYPES = ", ".join(t.value for t in FeedType)
 _TYPES = frozenset(t.value for t in FeedType)
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
+# ASCII digits only (int() also takes "1_0" and "١٢"); blank means the default. The OpenAPI
+# document states the same pattern, which both JSON Schema and Python read alike.
+_LIMIT = r"^ *(-?[0-9]+)? *$"
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 PAGE = 1000
 FUTURE_SLACK_MS = 60_000  # clocks of clients and servers differ a little
@@ -124,13 +128,12 @@ def _type_filter(value: str | None) -> str | None:
 
 
 def _limit(text: str | None) -> int:
-    if text is None or not text.strip():
+    if text is None:
         return DEFAULT_LIMIT
-    try:
-        value = int(text)
-    except ValueError:
-        raise InvalidInput(f"limit must be an integer, got {text!r}", field="limit") from None
-    return max(1, min(MAX_LIMIT, value))
+    if not re.fullmatch(_LIMIT, text):
+        raise InvalidInput(f"limit must be an integer, got {text!r}", field="limit")
+    digits = text.strip(" ")
+    return max(1, min(MAX_LIMIT, int(digits))) if digits else DEFAULT_LIMIT
 
 
 @router.post(
@@ -160,6 +163,7 @@ async def list_events(
         Query(
             description=f"An integer, clamped to 1..{MAX_LIMIT}; default {DEFAULT_LIMIT}",
             examples=["50"],
+            json_schema_extra={"pattern": _LIMIT},
         ),
     ] = None,
 ) -> JSON:

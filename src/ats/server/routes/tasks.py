@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Annotated
 
@@ -270,7 +271,8 @@ async def update_task(task_id: TaskIdPath, body: UpdateTask, request: Request) -
         )
         task = await svc.act(scope, task_id, update, actor)
     else:
-        task = await svc.get(scope, task_id)
+        # Dependencies only: the task as every other PATCH answers it, without its messages.
+        task = dataclasses.replace(await svc.get(scope, task_id), messages=None)
     return JSON(task.to_json())
 
 

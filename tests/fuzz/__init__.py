@@ -1,0 +1,1 @@
+"""Fuzz tier: schemathesis drives every operation of /openapi.json against a real server."""
