@@ -186,3 +186,13 @@ async def test_the_document_describes_each_server_sent_event(client: httpx.Async
         event = content["text/event-stream"]["schema"]
         assert _valid(event, {"id": "1", "event": "task.created", "data": "{}"}), path
         assert not _valid(event, "id: 1\nevent: task.created\ndata: {}\n\n"), path
+
+
+async def test_an_empty_feed_type_filter_is_documented_as_absent(
+    client: httpx.AsyncClient,
+) -> None:
+    assert (await client.get("/feed/events", params={"type": ""})).status_code == 200
+    document = (await client.get("/openapi.json")).json()
+    for path in ("/feed/events", "/feed/stream"):
+        [param] = [p for p in document["paths"][path]["get"]["parameters"] if p["name"] == "type"]
+        assert "" in param["schema"]["enum"], path

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from ats.errors import Unavailable
 from ats.models import now_ms
 from ats.store import Store
 
@@ -45,6 +46,8 @@ async def reap_forever(
                 await store.tidy(TIDY_DEAD_ROWS)
         except asyncio.CancelledError:
             raise
+        except Unavailable as exc:  # the database is away: one line, the next round retries
+            log.warning("background upkeep round failed: %s", exc)
         except Exception:  # keep going after a database hiccup; the next round retries
             log.exception("background upkeep round failed")
         await asyncio.sleep(interval)

@@ -43,7 +43,10 @@ FUTURE_SLACK_MS = 60_000  # clocks of clients and servers differ a little
 AgentQuery = Annotated[str | None, Query(description="Only this agent's events")]
 TypeQuery = Annotated[
     str | None,
-    Query(description="Only events of this type", json_schema_extra={"enum": sorted(_TYPES)}),
+    # "" (type=) is the same as absent, as the reference server reads it.
+    Query(
+        description="Only events of this type", json_schema_extra={"enum": [*sorted(_TYPES), ""]}
+    ),
 ]
 SinceQuery = Annotated[
     str | None,

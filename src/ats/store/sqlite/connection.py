@@ -222,7 +222,8 @@ class SqliteConnection:
                 try:
                     result = work(db)
                 except BaseException:
-                    db.execute("ROLLBACK")
+                    with contextlib.suppress(sqlite3.Error):  # never hide the real error
+                        db.execute("ROLLBACK")
                     raise
                 db.execute("COMMIT")
                 return result
