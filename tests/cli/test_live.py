@@ -116,3 +116,11 @@ def test_projects_scope_what_the_cli_sees(server_url: str, ats: Ats, isolated: P
 def test_health(server_url: str, ats: Ats) -> None:
     result = ats("health", "-u", server_url, "-f", "json")
     assert result.code == 0 and result.json()["status"] == "ok"
+
+
+def test_watch_since_beyond_the_log_is_a_refusal_not_an_outage(server_url: str) -> None:
+    """The server refuses the subscription (close 1008): one clear line and exit 1, not the
+    "cannot reach the server" exit 5 — retrying would not help."""
+    done = ats_process(server_url, "watch", "--since", "999999")
+    assert done.returncode == 1, done.stderr
+    assert "refused the subscription" in done.stderr and "beyond the newest event" in done.stderr
