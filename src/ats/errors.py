@@ -10,6 +10,8 @@ handler, turned back into the same classes by the client, and into exit codes by
     ├── NotFound              404  no such task / message / project / route
     ├── MethodNotAllowed      405  route exists, method does not
     ├── Conflict              409  refused status transition, duplicate slug, stale lease token
+    ├── Gone                  410  events after the asked id are no longer kept (``oldest`` says
+    │                              which is the first still kept: resume after ``oldest - 1``)
     ├── PayloadTooLarge       413  body over the size limit
     └── Unavailable           503  the server (client side: cannot reach it) or database is down
 """
@@ -64,6 +66,11 @@ class Conflict(AtsError):
     code = "conflict"
 
 
+class Gone(AtsError):
+    status = 410
+    code = "gone"
+
+
 class PayloadTooLarge(AtsError):
     status = 413
     code = "too_large"
@@ -84,6 +91,7 @@ _BY_CODE: dict[str, type[AtsError]] = {
         NotFound,
         MethodNotAllowed,
         Conflict,
+        Gone,
         PayloadTooLarge,
         Unavailable,
     )

@@ -6,8 +6,8 @@ import ats
 def test_public_names() -> None:
     assert set(ats.__all__) == {
         "Actor", "ActorType", "AsyncClient", "AtsError", "Client", "Conflict", "Event",
-        "EventType", "FeedEvent", "FeedType", "Forbidden", "InvalidInput", "Message", "NotFound",
-        "PayloadTooLarge", "Status", "Task", "TaskPage", "Unauthorized", "Unavailable",
+        "EventType", "FeedEvent", "FeedType", "Forbidden", "Gone", "InvalidInput", "Message",
+        "NotFound", "PayloadTooLarge", "Status", "Task", "TaskPage", "Unauthorized", "Unavailable",
         "__version__",
     }  # fmt: skip
     for name in ats.__all__:

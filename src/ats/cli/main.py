@@ -1,6 +1,7 @@
 """Entry point: hoist global options, run the typer app, map errors to exit codes.
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict, 5 cannot reach the server.
+Gone (410: events no longer kept) is 1 — ``ats watch`` never ends on it: it warns and goes on.
 
 typer is imported inside :func:`main`, not here: ``run`` first offers the command line to the
 stdlib-only fast path of ``ats tag find`` (cli/tag_find.py), which answers before typer and

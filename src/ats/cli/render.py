@@ -87,6 +87,11 @@ def notice(text: str) -> None:
     _err().print(Text(text, style="dim"))
 
 
+def warning(text: str) -> None:
+    """Something the person must not miss (events lost to retention): on stderr, loud."""
+    _err().print(Text(f"WARNING: {text}", style="bold red"))
+
+
 def line(text: str) -> None:
     _out().print(Text(text))
 
@@ -280,6 +285,50 @@ def mapping(data: Mapping[str, Any], title: str | None = None) -> None:
         for k, v in data.items()
     ]
     out.print(_kv(rows))
+
+
+def size(n: int | None) -> str:
+    """Bytes for people: 8.0 KB, 1.2 GB; "-" when unknown."""
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _count(n: int | None) -> str:
+    return "-" if n is None else f"{n:,}"
+
+
+def storage(data: Mapping[str, Any]) -> None:
+    """``ats db stats``: one row per table, then per index, then the database as a whole."""
+    out = _out()
+    tables = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("TABLE", "ROWS", "DEAD", "TABLE SIZE", "INDEXES", "TOTAL"):
+        tables.add_column(name, justify="left" if name == "TABLE" else "right", no_wrap=True)
+    for t in data.get("tables") or []:
+        tables.add_row(
+            t["name"], _count(t["rows"]), _count(t["dead_rows"]), size(t["bytes"]),
+            size(t["index_bytes"]), size(t["total_bytes"]),
+        )  # fmt: skip
+    out.print(tables)
+    indexes = Table(box=None, header_style="bold", pad_edge=False)
+    for name in ("INDEX", "TABLE", "ENTRIES", "SIZE"):
+        indexes.add_column(name, justify="right" if name in ("ENTRIES", "SIZE") else "left")
+    for i in data.get("indexes") or []:
+        indexes.add_row(i["name"], i["table"], _count(i["rows"]), size(i["bytes"]))
+    out.print()
+    out.print(indexes)
+    db = data.get("database") or {}
+    free = "" if db.get("free_bytes") is None else f", {size(db['free_bytes'])} free"
+    wal = "" if db.get("wal_bytes") is None else f", WAL {size(db['wal_bytes'])}"
+    vacuum = db.get("auto_vacuum") or "-"
+    out.print(
+        Text(f"\n{data.get('backend')}: {size(db.get('bytes'))}{free}{wal}; auto-vacuum {vacuum}")
+    )
 
 
 # -- the activity feed ---------------------------------------------------------------------------

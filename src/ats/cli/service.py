@@ -1,4 +1,4 @@
-"""``ats health | stats | version | serve | db create | db upgrade``.
+"""``ats health | stats | version | serve | db create | upgrade | stats | vacuum``.
 
 ``serve`` and ``db create|upgrade`` are the only places the CLI reaches into the server side; they
 import it lazily so every other command starts fast and works with only the client installed.
@@ -65,6 +65,13 @@ def serve(
         envvar="ATS_FEED_RETENTION",
         help="Activity-feed events kept per project (0: all).",
     ),
+    events_retention: str = typer.Option(
+        "30d",
+        "--events-retention",
+        envvar="ATS_EVENTS_RETENTION",
+        help="How long the event log keeps events: 30d, 12h, 90s or seconds (0: forever). "
+        "Readers asking for trimmed events get 410 Gone.",
+    ),
     feed_mirror: bool = typer.Option(
         True,
         "--feed-mirror/--no-feed-mirror",
@@ -103,6 +110,7 @@ def serve(
     ),
 ) -> None:
     """Run the ATS server (REST, WebSocket, SSE, activity feed)."""
+    from ats.durations import parse_duration
     from ats.server.runner import serve as run_server
 
     run_server(
@@ -117,6 +125,7 @@ def serve(
         cors_origins=[n for item in cors_origin for n in item.replace(",", " ").split()],
         header_timeout=header_timeout,
         max_connections=max_connections,
+        events_retention=parse_duration(events_retention, "--events-retention"),
     )
 
 
@@ -153,3 +162,39 @@ def upgrade(ctx: typer.Context, database: str | None = DATABASE) -> None:
             render.line(f"applied {name}")
     else:
         render.line("database is up to date")
+
+
+@db_app.command("stats")
+def db_stats(ctx: typer.Context, database: str | None = DATABASE) -> None:
+    """Rows and bytes per table and per index, the database's size and free space.
+
+    Reads the database directly (SQLite: every page of the file, through dbstat). PostgreSQL's
+    row counts are the statistics' estimates; dead rows are what VACUUM has yet to reclaim.
+    """
+    from ats.store import storage_stats
+
+    document = run_async(storage_stats(database))
+    if session(ctx).json:
+        print_json(document)
+    else:
+        render.storage(document)
+
+
+@db_app.command("vacuum")
+def db_vacuum(
+    ctx: typer.Context,
+    database: str | None = DATABASE,
+    full: bool = typer.Option(
+        False, "--full", help="PostgreSQL: VACUUM FULL (rewrites and locks each table in turn)."
+    ),
+) -> None:
+    """Reclaim space now. SQLite: rewrite the file (VACUUM), turning on incremental
+    auto-vacuum for a file made before it; writers wait meanwhile. PostgreSQL: VACUUM ANALYZE."""
+    from ats.store import vacuum_database
+
+    sizes = run_async(vacuum_database(database, full=full))
+    if session(ctx).json:
+        print_json(sizes)
+    else:
+        before, after = sizes["bytes_before"], sizes["bytes_after"]
+        render.line(f"vacuumed: {render.size(before)} -> {render.size(after)}")

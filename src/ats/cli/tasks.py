@@ -10,6 +10,7 @@ import typer
 from ats.cli import render
 from ats.cli.crypto_tasks import seal_for_create
 from ats.cli.keys import KEYRING
+from ats.cli.pages import ListFilters, stream_pages
 from ats.cli.parsing import (
     parse_ids,
     parse_json_object,
@@ -97,6 +98,9 @@ def list_(
     search: str | None = typer.Option(None, "--search", "-q", help="In title and description."),
     sort: str | None = typer.Option(None, "--sort", help=", ".join(SORT_FIELDS)),
     reverse: bool = typer.Option(False, "--reverse", "-r", help="Reverse the order."),
+    all_pages: bool = typer.Option(
+        False, "--all-pages", help="Every matching task, page after page (--limit: page size)."
+    ),
 ) -> None:
     """List tasks: pending ones unless --all or --status."""
     s = session(ctx)
@@ -109,24 +113,27 @@ def list_(
         parse_since(updated_since, hint="--updated-since") if updated_since is not None else None
     )
     sort_dir = ("asc" if DEFAULT_SORT_DIR == "desc" else "desc") if reverse else None
-    reply = s.call(
-        lambda c: c.list_tasks(
-            status=wanted,
-            type=type,
-            channel=channel,
-            assignee_id=assignee,
-            priority=prio.priority if prio else None,
-            min_priority=prio.min_priority if prio else None,
-            max_priority=prio.max_priority if prio else None,
-            search=search,
-            created_after=created_after,
-            updated_after=updated_after,
-            sort_by=sort,
-            sort_dir=sort_dir,
-            limit=limit,
-            offset=offset,
-        )
+    filters = ListFilters(
+        status=wanted,
+        type=type,
+        channel=channel,
+        assignee_id=assignee,
+        priority=prio.priority if prio else None,
+        min_priority=prio.min_priority if prio else None,
+        max_priority=prio.max_priority if prio else None,
+        search=search,
+        created_after=created_after,
+        updated_after=updated_after,
+        sort_by=sort,
+        sort_dir=sort_dir,
+        limit=limit,
     )
+    if all_pages:
+        if offset:
+            raise typer.BadParameter("not with --all-pages", param_hint="--offset")
+        stream_pages(s, filters)
+        return
+    reply = s.call(lambda c: c.list_tasks(**filters, offset=offset))
     page = reply.value
     s.show(reply.raw["tasks"], lambda: render.task_table(page.tasks, page.count, offset or 0))
 

@@ -2,7 +2,10 @@
 
 Table mode prints ``Task #<id>: <title>`` per event — daemons parse that — and, only when stdout is
 a terminal, the time and event type before it. ``-f json`` prints one compact JSON object per line.
-Notices (reconnecting…) go to stderr, so stdout stays parseable. Ctrl-C or SIGTERM exits 0.
+Notices (reconnecting…) go to stderr, so stdout stays parseable. Events the server no longer
+keeps (event log retention; ``--since`` too old) are announced on stderr with a ``WARNING:`` line
+naming how many were missed at most, then the watch goes on from the oldest kept event.
+Ctrl-C or SIGTERM exits 0.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 import typer
 
 from ats import redact
+from ats.cli import render
 from ats.cli.follow import follow
 from ats.cli.session import session
 from ats.jsontext import dumps
@@ -98,6 +102,7 @@ def watch(
             since=since,
             on_connect=connected,
             on_disconnect=disconnected,
+            on_gap=lambda gap: render.warning(str(gap)),
         ),
         (lambda e: json_line(e).decode()) if s.json else (lambda e: table_line(e, tty)),
         following=f"Watching events at {redact.url(s.settings.url)} (Ctrl-C to stop)",

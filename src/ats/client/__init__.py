@@ -2,6 +2,7 @@
 
 from ats.client.async_client import AsyncClient, TaskPage
 from ats.client.http import capture_json
+from ats.client.stream import EventGap, EventGapWarning
 from ats.client.sync import Client
 
-__all__ = ["AsyncClient", "Client", "TaskPage", "capture_json"]
+__all__ = ["AsyncClient", "Client", "EventGap", "EventGapWarning", "TaskPage", "capture_json"]

@@ -9,7 +9,7 @@ project ``default/main`` and list / stats span all projects.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -19,7 +19,7 @@ import httpx
 from ats.client.feed import FeedMethods
 from ats.client.http import Connection, Trace, capture_json
 from ats.client.projects import JSON, OrgsAndProjects, drop_none, seg
-from ats.client.stream import EventFilters, EventStream, follow, names
+from ats.client.stream import EventFilters, EventGap, EventStream, follow, names
 from ats.config import Settings, load_settings
 from ats.models import Actor, Event, Message, Task
 
@@ -28,6 +28,8 @@ from ats.models import Actor, Event, Message, Task
 class TaskPage:
     tasks: list[Task]
     count: int  # total matching the filters, not len(tasks)
+    count_capped: bool = False  # counting stopped at 10,000: `count` is a lower bound
+    next: str | None = None  # the cursor of the next page; None on the last one
 
 
 class AsyncClient(OrgsAndProjects, FeedMethods):
@@ -137,6 +139,7 @@ class AsyncClient(OrgsAndProjects, FeedMethods):
         reconnect: bool = True,
         on_connect: Callable[[int], None] | None = None,
         on_disconnect: Callable[[str, float], None] | None = None,
+        on_gap: Callable[[EventGap], None] | None = None,
     ) -> EventStream:
         """Live events, forever: ``async with ats.events(channels=["ops"]) as stream:
         async for event in stream: ...`` (``async for`` directly works too; closing the stream
@@ -147,6 +150,11 @@ class AsyncClient(OrgsAndProjects, FeedMethods):
         resumes after the last event it yielded: none is lost, none comes twice. A scoped client
         only sees its project's events. ``on_connect(after_event_id)`` is called each time the
         subscription is in place, ``on_disconnect(reason, delay_s)`` each time it is lost.
+
+        When the server no longer keeps the events after the resume point (event log
+        retention), the stream calls ``on_gap(gap)`` — or, without it, issues an
+        ``EventGapWarning`` — naming how many events were missed at most, and goes on from the
+        oldest event kept.
         """
         filters = EventFilters(
             names(channels),
@@ -164,6 +172,7 @@ class AsyncClient(OrgsAndProjects, FeedMethods):
                 reconnect=reconnect,
                 on_connect=on_connect,
                 on_disconnect=on_disconnect,
+                on_gap=on_gap,
             )
         )
 
@@ -216,8 +225,12 @@ class AsyncClient(OrgsAndProjects, FeedMethods):
         limit: int | None = None,
         offset: int | None = None,
         project_id: str | None = None,
+        cursor: str | None = None,
     ) -> TaskPage:
-        """Tasks matching every given filter; ``status=None`` means any status."""
+        """Tasks matching every given filter; ``status=None`` means any status.
+
+        ``cursor`` is a previous page's ``next``: the page after it, with the same filters.
+        """
         params = drop_none(
             status=status,
             type=type,
@@ -234,10 +247,60 @@ class AsyncClient(OrgsAndProjects, FeedMethods):
             limit=limit,
             offset=offset,
             project_id=project_id,
+            cursor=cursor,
         )
         body = await self._conn.request("GET", self._tasks, params=params)
         tasks = [Task.from_json(t) for t in body["tasks"]]
-        return TaskPage(tasks, int(body.get("count", len(tasks))))
+        return TaskPage(
+            tasks,
+            int(body.get("count", len(tasks))),
+            bool(body.get("count_capped", False)),
+            body.get("next"),
+        )
+
+    async def iter_tasks(
+        self,
+        *,
+        status: str | None = None,
+        type: str | None = None,
+        channel: str | None = None,
+        assignee_id: str | None = None,
+        priority: int | None = None,
+        min_priority: int | None = None,
+        max_priority: int | None = None,
+        search: str | None = None,
+        created_after: str | None = None,
+        updated_after: str | None = None,
+        sort_by: str | None = None,
+        sort_dir: str | None = None,
+        limit: int | None = None,
+        project_id: str | None = None,
+    ) -> AsyncIterator[TaskPage]:
+        """Every page of :meth:`list_tasks`, following ``next`` (keyset pagination): each task
+        that matches throughout is yielded once, even while others are created meanwhile."""
+        cursor: str | None = None
+        while True:
+            page = await self.list_tasks(
+                status=status,
+                type=type,
+                channel=channel,
+                assignee_id=assignee_id,
+                priority=priority,
+                min_priority=min_priority,
+                max_priority=max_priority,
+                search=search,
+                created_after=created_after,
+                updated_after=updated_after,
+                sort_by=sort_by,
+                sort_dir=sort_dir,
+                limit=limit,
+                project_id=project_id,
+                cursor=cursor,
+            )
+            yield page
+            if page.next is None:
+                return
+            cursor = page.next
 
     async def get_task(self, task_id: int) -> Task:
         """The task with its ``messages``."""

@@ -8,12 +8,18 @@ disconnect before the first event loses nothing.
 
 The first connection must succeed (a server that is not there is an error the caller sees at
 once); after that, the stream reconnects by itself with exponential backoff and jitter.
+
+When the server no longer keeps the events after that id (event log retention: close code 4410),
+the stream says so — ``on_gap(EventGap)``, or an :class:`EventGapWarning` when nobody listens —
+and goes on from the oldest event kept. A gap is never silent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Self, TypeVar
@@ -29,6 +35,7 @@ from ats.models import Actor, Event
 
 POLICY_VIOLATION = 1008  # the server refused a frame we sent: retrying cannot help
 TRY_AGAIN_LATER = 1013  # we fell behind and were dropped: resume at once
+GONE = 4410  # the events after our `since` were trimmed: the reason names the oldest kept
 MAX_FRAME = 16 * 1024 * 1024
 T = TypeVar("T")
 _DISCONNECTS: tuple[type[BaseException], ...] = (
@@ -38,6 +45,30 @@ _DISCONNECTS: tuple[type[BaseException], ...] = (
     websockets.ConnectionClosed,
     websockets.InvalidHandshake,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class EventGap:
+    """Events the stream could not deliver: the server trimmed them (event log retention)."""
+
+    after: int  # the last event id the stream had (or was asked to start after)
+    oldest: int  # the first event the server still keeps; the stream goes on from there
+
+    @property
+    def missed(self) -> int:
+        """At most this many events were missed (fewer when filters would have skipped some)."""
+        return max(0, self.oldest - 1 - self.after)
+
+    def __str__(self) -> str:
+        return (
+            f"events {self.after + 1}..{self.oldest - 1} are no longer kept by the server "
+            f"(event log retention): up to {self.missed} event(s) missed; "
+            f"continuing from event {self.oldest}"
+        )
+
+
+class EventGapWarning(UserWarning):
+    """Issued by an event stream that skipped trimmed events and has no ``on_gap`` callback."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +152,7 @@ async def follow(
     backoff: Backoff | None = None,
     on_connect: Callable[[int], None] | None = None,
     on_disconnect: Callable[[str, float], None] | None = None,
+    on_gap: Callable[[EventGap], None] | None = None,
 ) -> AsyncGenerator[Event, None]:
     """Yield every matching event after ``since`` (or after now), forever."""
     last = since if since is not None else await latest()
@@ -129,6 +161,7 @@ async def follow(
     first = True
     target = socket_url(url, actor)
     while True:
+        oldest: int | None = None
         try:
             async with connect(target, open_timeout=10, max_size=MAX_FRAME) as ws:
                 await _subscribe(ws, filters, last)
@@ -145,12 +178,28 @@ async def follow(
                         continue
                     last = event.id
                     yield event
-                reason = _closed_reason(ws)
+                oldest = _trimmed(ws.close_code, ws.close_reason)
+                reason = _closed_reason(ws) if oldest is None else "gone"
         except _DISCONNECTS as exc:
-            reason = _describe(exc)  # a refusal (1008) raises: retrying cannot help
-            if first:
+            rcvd = getattr(exc, "rcvd", None)
+            oldest = _trimmed(rcvd.code, rcvd.reason) if rcvd is not None else None
+            reason = "gone" if oldest is not None else _describe(exc)  # a refusal (1008) raises
+            if first and oldest is None:
                 where = redact.url(target, query="drop")  # ?access_token= travels there
                 raise Unavailable(f"cannot reach the ATS event stream at {where} ({exc})") from exc
+        if oldest is not None:
+            # Not a lost connection: the server answered, and the subscription goes on from the
+            # oldest event it keeps, after saying what was skipped.
+            gap = EventGap(last, oldest)
+            if on_gap is not None:
+                on_gap(gap)
+            else:
+                warnings.warn(f"ats event stream: {gap}", EventGapWarning, stacklevel=2)
+            if oldest - 1 <= last:  # no progress (a server contradicting itself): do not spin
+                await asyncio.sleep(wait.delay())
+            last = max(last, oldest - 1)
+            first = False
+            continue
         if not reconnect:
             raise Unavailable(f"the event stream ended: {reason}")
         delay = 0.0 if reason.startswith(f"{TRY_AGAIN_LATER} ") else wait.delay()
@@ -166,6 +215,15 @@ async def _subscribe(ws: ClientConnection, filters: EventFilters, since: int) ->
             message = loads(await ws.recv())
             if message.get("type") == "subscribed":
                 return
+
+
+def _trimmed(code: int | None, reason: str | None) -> int | None:
+    """The oldest event kept, when the server closed with 4410 (its reason is a JSON error)."""
+    if code != GONE:
+        return None
+    with contextlib.suppress(ValueError, TypeError, KeyError):
+        return int(loads(reason or "{}")["oldest"])
+    raise InvalidInput(f"the server closed with {GONE} without the oldest event kept: {reason}")
 
 
 def _closed_reason(ws: ClientConnection) -> str:

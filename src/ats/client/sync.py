@@ -169,6 +169,7 @@ class Client:
     create_task = _blocking(AsyncClient.create_task)
     bulk_create = _blocking(AsyncClient.bulk_create)
     list_tasks = _blocking(AsyncClient.list_tasks)
+    iter_tasks = _blocking_iter(AsyncClient.iter_tasks)
     get_task = _blocking(AsyncClient.get_task)
     update_task = _blocking(AsyncClient.update_task)
     delete_task = _blocking(AsyncClient.delete_task)

@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from ats import __version__
+from ats.durations import parse_duration
 from ats.server import docs, errors, openapi
 from ats.server.deps import project_path
 from ats.server.frames import KeepRawSend
@@ -21,6 +22,7 @@ from ats.server.routes import events, feed, health, projects, tasks, ws
 from ats.service.bus import EventBus, FeedBus
 from ats.service.feed import DEFAULT_KEEP, FeedService
 from ats.service.reaper import reap_forever
+from ats.service.retention import DEFAULT_RETENTION_S, trim_forever
 from ats.service.tasks import TaskService
 from ats.store import open_store, resolve_url
 
@@ -38,7 +40,9 @@ def create_app(
     feed_mirror: bool = True,
     allowed_hosts: Sequence[str] = (),
     cors_origins: Sequence[str] = (),
+    events_retention: float = DEFAULT_RETENTION_S,
 ) -> FastAPI:
+    """``events_retention``: seconds the event log keeps events (0: all of them)."""
     url = resolve_url(database)
 
     @contextlib.asynccontextmanager
@@ -67,13 +71,19 @@ def create_app(
             if reaper_interval > 0
             else None
         )
+        trimmer = (
+            asyncio.create_task(trim_forever(store, events_retention), name="ats-events-trimmer")
+            if events_retention > 0
+            else None
+        )
         try:
             yield
         finally:
-            if reaper is not None:
-                reaper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reaper
+            for task in (reaper, trimmer):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await feeds.stop()
             await feed_bus.stop()
             await bus.stop()
@@ -127,6 +137,9 @@ def app_from_env() -> FastAPI:
         feed_mirror=os.environ.get("ATS_FEED_MIRROR", "1") not in ("0", "false", "no"),
         allowed_hosts=names(os.environ.get("ATS_ALLOWED_HOSTS", "")),
         cors_origins=names(os.environ.get("ATS_CORS_ORIGINS", "")),
+        events_retention=parse_duration(
+            os.environ.get("ATS_EVENTS_RETENTION") or str(DEFAULT_RETENTION_S), "events_retention"
+        ),
     )
 
 

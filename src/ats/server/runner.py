@@ -30,6 +30,7 @@ def serve(
     cors_origins: Sequence[str] = (),
     header_timeout: float = protocol.DEFAULT_HEADER_TIMEOUT,
     max_connections: int = protocol.DEFAULT_MAX_CONNECTIONS,
+    events_retention: float = 30 * 86400.0,
 ) -> None:
     url = resolve_url(database)
     if workers > 1 and url.startswith("sqlite"):
@@ -51,6 +52,7 @@ def serve(
         os.environ["ATS_FEED_MIRROR"] = "1" if feed_mirror else "0"
         os.environ["ATS_ALLOWED_HOSTS"] = " ".join(allowed_hosts)
         os.environ["ATS_CORS_ORIGINS"] = " ".join(cors_origins)
+        os.environ["ATS_EVENTS_RETENTION"] = repr(events_retention)
         app = "ats.server.app:app_from_env"
     else:
         from ats.server.app import create_app
@@ -63,6 +65,7 @@ def serve(
             feed_mirror=feed_mirror,
             allowed_hosts=allowed_hosts,
             cors_origins=cors_origins,
+            events_retention=events_retention,
         )
     # Before uvicorn starts: worker processes inherit the file limit and read the limits.
     protocol.configure(header_timeout=header_timeout, max_connections=max_connections)

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.responses import StreamingResponse
 
-from ats.errors import InvalidInput
+from ats.errors import Gone, InvalidInput
 from ats.service.bus import Bus, Delivery, Overflow, Subscription
 
 HEARTBEAT_S = 15.0
@@ -65,6 +65,10 @@ def stream(sub: Subscription[Any], since: Any, frame: Frame) -> StreamingRespons
                     yield b"".join(frame(d) for d in fresh)
         except Overflow:
             return  # too slow: the connection ends; the client resumes with Last-Event-ID
+        except Gone:
+            # Retention trimmed events the replay had not reached yet: the status line is gone
+            # already, so end the stream; the client's resume (Last-Event-ID) is answered 410.
+            return
         finally:
             sub.close()
 

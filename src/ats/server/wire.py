@@ -24,6 +24,8 @@ ERRORS: dict[int, str] = {
     404: "No such task, event, organization or project (or it belongs to another project).",
     409: "Refused: the status does not allow it (`status` is the current one), another actor "
     "holds the task, the lease token is stale, or the slug is taken.",
+    410: "Events after the given id are no longer kept (event log retention): `oldest` is the "
+    "first one kept; resume after `oldest - 1`.",
     413: "The request body is over the size limit.",
     503: "The database is unavailable; retry later.",
 }
@@ -58,7 +60,7 @@ class Error(BaseModel):
     error: str = Field(description="Human-readable message")
     code: str = Field(
         description="Machine-readable kind: invalid, unauthorized, forbidden, not_found, "
-        "method_not_allowed, conflict, too_large, unavailable, internal"
+        "method_not_allowed, conflict, gone, too_large, unavailable, internal"
     )
     field: str | SkipJsonSchema[None] = Field(
         default=None, description="The parameter, header or body field at fault (400)"
@@ -127,7 +129,19 @@ class TaskWithMessages(Task):
 
 class TaskPage(Wire):
     tasks: list[Task]
-    count: Count = Field(description="How many match in total (not only this page)")
+    count: Count = Field(
+        description="How many match in total (not only this page); with `count_capped`, a "
+        "lower bound: counting stopped at 10,000"
+    )
+    count_capped: bool | SkipJsonSchema[None] = Field(
+        default=None,
+        description="Present and true when counting stopped at 10,000 (search, or several "
+        "filters at once, where an exact count would mean a scan)",
+    )
+    next: str | SkipJsonSchema[None] = Field(
+        default=None,
+        description="Present when more tasks match: pass it as `cursor` for the next page",
+    )
 
 
 class TaskList(Wire):
@@ -196,6 +210,9 @@ class EventList(Wire):
 
 class LatestEvent(Wire):
     id: int = Field(description="Every event up to this id is in the log")
+    oldest: int | None = Field(
+        None, description="The oldest event kept (event log retention); absent: the log is empty"
+    )
 
 
 class FeedEvent(Wire):
@@ -311,10 +328,13 @@ _SSE_EVENT = {
 }
 
 
-def stream(media_type: str, description: str) -> Answers:
+def stream(media_type: str, description: str, *errors: int) -> Answers:
     """A streamed answer (SSE, JSON Lines): a text body described in words; SSE by its events."""
     schema = _SSE_EVENT if media_type == "text/event-stream" else {"type": "string"}
-    return {200: {"description": description, "content": {media_type: {"schema": schema}}}}
+    out: Answers = {200: {"description": description, "content": {media_type: {"schema": schema}}}}
+    for code in errors:
+        out[code] = {"model": Error, "description": ERRORS[code]}
+    return out
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from ats.errors import Unavailable
 from ats.jsontext import dumps
 from ats.models import Event, FeedEvent, now_ms
+from ats.service import retention
 from ats.store import EventQuery, Store
 from ats.store.base import FeedQuery
 
@@ -187,6 +188,7 @@ class Subscription(Generic[T]):
                     return  # the rest was deleted (cleared, trimmed)
                 await asyncio.sleep(0.01)  # the log's safe horizon is behind: a commit is landing
                 continue
+            await self.bus.ensure_kept(cursor, page[0].id)  # trimmed meanwhile: Gone, not a gap
             for event in page:
                 if event.id > self.start:
                     return
@@ -220,6 +222,10 @@ class Bus(Generic[T]):
     async def head(self) -> Any:
         """The id up to which the log is complete (a live reader starts after it)."""
         raise NotImplementedError
+
+    async def ensure_kept(self, since: Any, first: Any = None) -> None:
+        """Raise Gone when entries after ``since`` were trimmed (``first``: the first entry a read
+        after ``since`` returned). Logs without that promise accept anything."""
 
     async def start(self) -> None:
         self.position = await self.head()
@@ -294,6 +300,9 @@ class EventBus(Bus[Event]):
 
     async def head(self) -> int:
         return await self.store.latest_event_id(now_ms())
+
+    async def ensure_kept(self, since: Any, first: Any = None) -> None:
+        await retention.ensure_kept(self.store, since, first)
 
 
 class FeedBus(Bus[FeedEvent]):

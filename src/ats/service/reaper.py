@@ -1,8 +1,10 @@
 """Background upkeep every server process runs: the lease reaper and table tidying.
 
 Several reapers on one PostgreSQL never expire a task twice: each expiry locks the row with
-``SKIP LOCKED`` and re-checks the lease (see the store's ``lock_expired``). Tidying (a VACUUM of
-the tasks table after heavy claim churn) runs in one process at a time under an advisory lock.
+``SKIP LOCKED`` and re-checks the lease (see the store's ``lock_expired``). Tidying (PostgreSQL: a
+VACUUM of each churned table with dead rows piling up, in one process at a time under an advisory
+lock; SQLite: free pages back to the file system in small steps, ``PRAGMA optimize``, the WAL
+emptied when idle) runs every second.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ats.store import Store
 
 log = logging.getLogger("ats.reaper")
 BATCH = 200
-TIDY_EVERY_S = 2.0
+TIDY_EVERY_S = 1.0
 TIDY_DEAD_ROWS = 2000
 
 
@@ -41,6 +43,8 @@ async def reap_forever(
             if expired:
                 log.info("expired %d lease(s)", expired)
                 on_write()
+            # Keeps the PostgreSQL count ledger short, so stats and counts stay cheap to read.
+            await store.fold_counts()
             if time.monotonic() >= tidy_due:
                 tidy_due = time.monotonic() + TIDY_EVERY_S
                 await store.tidy(TIDY_DEAD_ROWS)

@@ -6,6 +6,7 @@ store, whose transactions apply the status machine of :mod:`ats.lifecycle`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from ats.models import (
     Task,
     now_ms,
 )
+from ats.service import retention
 from ats.store import EventQuery, NewTask, Store, TaskQuery
 
 
@@ -84,8 +86,20 @@ class TaskService:
     async def get(self, scope: Scope, task_id: int) -> Task:
         return await self.store.get_task(task_id, scope.project_id, with_messages=True)
 
-    async def list_tasks(self, query: TaskQuery) -> tuple[list[Task], int]:
-        return await self.store.list_tasks(query)
+    async def list_tasks(self, query: TaskQuery) -> tuple[list[Task], bool]:
+        """One page, and whether more match after it (one row more is read to know)."""
+        tasks = await self.store.list_tasks(dataclasses.replace(query, limit=query.limit + 1))
+        return tasks[: query.limit], len(tasks) > query.limit
+
+    async def count_tasks(self, query: TaskQuery) -> tuple[int, bool]:
+        """(count, capped); a separate statement from the page, so each keeps its own plan.
+
+        The common filters (project, statuses, a channel and/or a type) are read from the
+        counters kept with every change (O(1)); any other filter counts at most 10,000 rows."""
+        exact = await self.store.exact_count(query)
+        if exact is not None:
+            return exact, False
+        return await self.store.count_tasks(query)
 
     async def act(self, scope: Scope, task_id: int, action: Action, actor: Actor) -> Task:
         result = await self.store.transition(task_id, scope.project_id, action, actor, self.clock())
@@ -150,8 +164,17 @@ class TaskService:
     async def stats(self, scope: Scope) -> dict[str, Any]:
         return await self.store.stats(scope.project_id, self.clock())
 
-    async def events(self, query: EventQuery) -> list[Event]:
-        return await self.store.events(query, self.clock())
+    async def events(self, query: EventQuery, checked: bool = True) -> list[Event]:
+        """The log after ``query.since``; Gone (410) when some of it was trimmed, unless
+        ``checked`` is False (the reader asked for no particular start: the oldest kept)."""
+        events = await self.store.events(query, self.clock())
+        if checked:
+            await retention.ensure_kept(self.store, query.since, events[0].id if events else None)
+        return events
 
     async def latest_event_id(self) -> int:
         return await self.store.latest_event_id(self.clock())
+
+    async def oldest_event_id(self) -> int | None:
+        """The oldest event retention kept (None: the log is empty)."""
+        return (await self.store.kept_events()).oldest

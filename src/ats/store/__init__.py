@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from ats import redact
 from ats.errors import InvalidInput
@@ -18,7 +19,9 @@ __all__ = [
     "create_database",
     "open_store",
     "resolve_url",
+    "storage_stats",
     "upgrade_database",
+    "vacuum_database",
 ]
 
 DEFAULT_URL = "sqlite:///.ats/ats.db"
@@ -59,6 +62,24 @@ async def upgrade_database(url: str | None = None) -> list[str]:
     store = await open_store(url, pool_size=2)
     try:
         return await store.migrate()
+    finally:
+        await store.close()
+
+
+async def storage_stats(url: str | None = None) -> dict[str, Any]:
+    """Rows and bytes per table and per index, the database's size (``ats db stats``)."""
+    store = await open_store(url, pool_size=2)
+    try:
+        return await store.storage_stats()
+    finally:
+        await store.close()
+
+
+async def vacuum_database(url: str | None = None, *, full: bool = False) -> dict[str, int]:
+    """VACUUM now; sizes before and after (``ats db vacuum``)."""
+    store = await open_store(url, pool_size=2)
+    try:
+        return await store.compact(full)
     finally:
         await store.close()
 

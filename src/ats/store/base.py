@@ -59,6 +59,15 @@ class TaskQuery:
     descending: bool = True
     limit: int = 50
     offset: int = 0
+    after: Keyset | None = None  # continue after this row (keyset pagination), in the same order
+
+
+@dataclass(frozen=True, slots=True)
+class Keyset:
+    """The last row of a page: its ``sort_by`` value and its id (the tie-break)."""
+
+    value: int | str
+    id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +79,19 @@ class EventQuery:
     task_type: str | None = None
     types: tuple[str, ...] = ()
     task_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """What retention left of the event log: every id up to ``trimmed`` is gone (0: none yet);
+    ``oldest`` is the first event kept (None: the log is empty)."""
+
+    trimmed: int
+    oldest: int | None
+
+    def gone(self, since: int) -> bool:
+        """Whether a reader asking for the events after ``since`` would miss some."""
+        return since < self.trimmed
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,28 +125,6 @@ SORT_COLUMNS: Mapping[str, str] = {
 }
 
 
-def order_clause(q: TaskQuery) -> str:
-    """A whitelisted ORDER BY; the column never comes from the request text itself."""
-    column = SORT_COLUMNS[q.sort_by]
-    direction = "DESC" if q.descending else "ASC"
-    return f"ORDER BY {column} {direction}, id {direction}"
-
-
-def filter_args(q: TaskQuery) -> tuple[Any, ...]:
-    """The eleven filter parameters of ``list_tasks`` / ``count_tasks``, in statement order.
-
-    Statuses come as a list (PostgreSQL binds it as an array; SQLite as JSON text).
-    """
-    search = None
-    if q.search:
-        escaped = q.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        search = f"%{escaped}%"
-    return (
-        q.project_id, [s.value for s in q.statuses] or None, q.type, q.channel, q.assignee_id,
-        q.priority, q.min_priority, q.max_priority, search, q.created_after, q.updated_after,
-    )  # fmt: skip
-
-
 class RowLike(Protocol):
     """A database row: asyncpg's Record, sqlite3's Row, or a dict."""
 
@@ -154,7 +154,13 @@ class Store(Protocol):
         self, task_id: int, project_id: int | None, with_messages: bool = False
     ) -> Task: ...
 
-    async def list_tasks(self, q: TaskQuery) -> tuple[list[Task], int]: ...
+    async def list_tasks(self, q: TaskQuery) -> list[Task]:
+        """At most ``q.limit`` tasks, after ``q.after`` when set (see :mod:`ats.store.listing`)."""
+        ...
+
+    async def count_tasks(self, q: TaskQuery) -> tuple[int, bool]:
+        """(count, capped): exact, or at most ``listing.COUNT_CAP`` where counting needs a scan."""
+        ...
 
     async def transition(
         self, task_id: int, project_id: int | None, action: Action, actor: Actor, now: Millis
@@ -191,8 +197,23 @@ class Store(Protocol):
     async def expire_leases(self, now: Millis, limit: int) -> int: ...
 
     async def tidy(self, dead_rows: int) -> bool:
-        """Housekeeping after heavy churn (PostgreSQL: VACUUM the tasks table once more than
-        ``dead_rows`` dead row versions piled up; one server at a time). True if it ran."""
+        """One short round of upkeep under churn; True if it reclaimed space.
+
+        PostgreSQL: VACUUM each churned table with more than ``dead_rows`` dead row versions, or
+        more than a tenth of its live rows (one server at a time). SQLite: give free pages back
+        to the file system a few at a time, ``PRAGMA optimize`` every few hours, empty the WAL
+        when idle.
+        """
+        ...
+
+    async def compact(self, full: bool) -> dict[str, int]:
+        """``ats db vacuum``: VACUUM now (``full``: rewrite every table on PostgreSQL; SQLite
+        always rewrites the file, turning incremental auto-vacuum on). Sizes before and after."""
+        ...
+
+    async def storage_stats(self) -> dict[str, Any]:
+        """``ats db stats``: rows and bytes per table and per index, the database's size and
+        free space (see :func:`ats.store.sizes.storage_document`)."""
         ...
 
     async def add_message(
@@ -206,12 +227,35 @@ class Store(Protocol):
 
     async def list_messages(self, task_id: int, project_id: int | None) -> list[Message]: ...
 
-    async def stats(self, project_id: int | None, now: Millis) -> dict[str, Any]: ...
+    async def stats(self, project_id: int | None, now: Millis) -> dict[str, Any]:
+        """``GET /tasks/stats``, from the counters kept by triggers (no scan of ``tasks``)."""
+        ...
+
+    async def exact_count(self, q: TaskQuery) -> int | None:
+        """How many tasks match ``q``, from the counters, when its only filters are project,
+        statuses, channel and type; None when a count would need a scan."""
+        ...
+
+    async def fold_counts(self) -> int:
+        """Upkeep: fold committed count deltas into the totals (PostgreSQL; one server process
+        at a time). Readers are exact before and after. How many delta rows moved."""
+        ...
 
     async def events(self, q: EventQuery, now: Millis) -> list[Event]: ...
 
     async def latest_event_id(self, now: Millis) -> int:
         """The id up to which the log is complete: a live reader starts after it."""
+        ...
+
+    async def kept_events(self) -> Kept:
+        """How far retention has trimmed the event log."""
+        ...
+
+    async def trim_events(self, before: Millis, limit: int) -> int:
+        """One retention step: delete at most ``limit`` of the oldest events (a backend may take
+        a smaller step), stopping at the first one written at or after ``before``; never the
+        newest event. How many went (0 also when another server process is trimming). The kept
+        log stays a contiguous tail."""
         ...
 
     def listen(self, on_change: Callable[[], None]) -> None:
@@ -361,7 +405,7 @@ def safe_horizon(tail: list[tuple[int, int]], since: int, now: Millis) -> int | 
     return contiguous_horizon(rows[1:], anchor_id, now)
 
 
-def settled_head(tail: list[tuple[int, int]], now: Millis) -> int:
+def settled_head(tail: list[tuple[int, int]], now: Millis, trimmed: int = 0) -> int:
     """The log's complete prefix, judged from its newest events (``tail``, newest first).
 
     The newest id may sit above an id whose transaction is still committing; a reader that starts
@@ -370,8 +414,23 @@ def settled_head(tail: list[tuple[int, int]], now: Millis) -> int:
     """
     rows = tail[::-1]
     if len(rows) <= TAIL_WINDOW:
-        return contiguous_horizon(rows, 0, now)
+        return contiguous_horizon(rows, trimmed, now)  # the trimmed ids are no gap to wait for
     return contiguous_horizon(rows[1:], rows[0][0], now)
+
+
+def stalled(tail: list[tuple[int, int]], since: int, horizon: int) -> bool:
+    """The horizon did not move past ``since`` though later events exist: the missing ids may be
+    trimmed ones (look at :class:`Kept`) rather than commits still landing."""
+    return horizon <= since and bool(tail)
+
+
+def trim_range(row: RowLike) -> tuple[int, int] | None:
+    """From ``events_trim_bound``: the ids ``(after, through]`` one trim step deletes, or None."""
+    if row["last"] is None:
+        return None
+    through = row["young"] - 1 if row["young"] is not None else row["last"]
+    through = min(through, row["newest"] - 1)
+    return (row["trimmed"], through) if through > row["trimmed"] else None
 
 
 def contiguous_horizon(ids_and_times: list[tuple[int, int]], since: int, now: Millis) -> int:

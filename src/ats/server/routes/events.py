@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import StreamingResponse
 
-from ats.errors import InvalidInput
+from ats.errors import Gone, InvalidInput
 from ats.models import Event, EventType
 from ats.server import wire
 from ats.server.body import JsonRoute
@@ -44,17 +44,18 @@ def _event_types(text: str | None) -> tuple[str, ...]:
 @router.get(
     "/events",
     summary="Events after `since`, in id order",
-    responses=wire.answers(wire.EventList),
+    responses=wire.answers(wire.EventList, 410),
 )
 async def list_events(
     request: Request,
     since: Annotated[
-        int,
+        int | None,
         Query(
-            description="Only events after this id (exclusive)",
+            description="Only events after this id (exclusive); absent: from the oldest kept. "
+            "410 when some events after it are no longer kept (`oldest` is the first kept)",
             json_schema_extra={"minimum": 0, "maximum": MAX_EVENT_ID},
         ),
-    ] = 0,
+    ] = None,
     limit: Annotated[
         int, Query(description="At most this many (1000 at most)", json_schema_extra={"minimum": 1})
     ] = 100,
@@ -70,6 +71,8 @@ async def list_events(
     ] = None,
 ) -> JSON:
     svc, scope, _ = await context(request)
+    checked = since is not None
+    since = since or 0
     if not 0 <= since <= MAX_EVENT_ID:
         raise InvalidInput("since: must be an event id (0 to 2^63-1)", field="since")
     if task_id is not None and not 0 < task_id <= MAX_EVENT_ID:
@@ -86,7 +89,7 @@ async def list_events(
         types=types,
         task_id=task_id,
     )
-    events = await svc.events(query)
+    events = await svc.events(query, checked)
     return JSON({"events": [e.to_json() for e in events]})
 
 
@@ -96,10 +99,15 @@ async def list_events(
     responses=wire.answers(wire.LatestEvent),
 )
 async def latest_event(request: Request) -> JSON:
-    """``{"id": N}``: every event up to N is in the log; subscribing with ``since: N`` misses
-    nothing that comes after (ATS extension, used by clients that resume)."""
+    """``{"id": N, "oldest": M}``: every event up to N is in the log; subscribing with
+    ``since: N`` misses nothing that comes after (ATS extension, used by clients that resume).
+    ``oldest`` is the first event retention kept (absent while the log is empty)."""
     svc, _, _ = await context(request)
-    return JSON({"id": await svc.latest_event_id()})
+    body: dict[str, int] = {"id": await svc.latest_event_id()}
+    oldest = await svc.oldest_event_id()
+    if oldest is not None:
+        body["oldest"] = oldest
+    return JSON(body)
 
 
 @router.get(
@@ -109,6 +117,7 @@ async def latest_event(request: Request) -> JSON:
         "text/event-stream",
         "`id: <event id>`, `event: <type>` and `data: <event JSON>` frames (the event as in "
         "GET /events), then live; a `: heartbeat` comment every 15 s",
+        410,
     ),
 )
 async def stream_events(
@@ -117,7 +126,7 @@ async def stream_events(
         int | None,
         Query(
             description="Replay the events after this id first (Last-Event-ID wins); "
-            "absent: only new events",
+            "absent: only new events. 410 when some events after it are no longer kept",
             json_schema_extra={"minimum": 0, "maximum": MAX_EVENT_ID},
         ),
     ] = None,
@@ -142,6 +151,12 @@ async def stream_events(
     bus: EventBus = request.app.state.bus
     sub = await bus.subscribe(wanted)  # before the replay, so nothing committed meanwhile is lost
     await beyond_head(bus, sub, since, "Last-Event-ID" if last is not None else "since")
+    if since is not None:
+        try:
+            await bus.ensure_kept(since)  # 410 now, while an error can still be the answer
+        except Gone:
+            sub.close()
+            raise
     return stream(sub, since, _frame)
 
 

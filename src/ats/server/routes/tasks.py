@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from ats import lifecycle as lc
 from ats.errors import AtsError, InvalidInput
 from ats.models import Millis, Status, parse_iso
+from ats.server import cursor as cursors
 from ats.server import wire
 from ats.server.body import JsonRoute
 from ats.server.deps import TaskIdPath, context
@@ -110,6 +111,14 @@ async def list_tasks(
     offset: Annotated[
         int, Query(description="Tasks to skip", json_schema_extra={"minimum": 0})
     ] = 0,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=2000,
+            description="Continue after the page that answered this `next` (same filters and "
+            "sort; not with `offset`). As fast on page 10,000 as on page 1.",
+        ),
+    ] = None,
     project_id: Annotated[
         str | None,
         Query(
@@ -162,8 +171,18 @@ async def list_tasks(
         limit=min(limit, 1000),
         offset=offset,
     )
-    tasks, count = await svc.list_tasks(query)
-    return JSON({"tasks": [t.to_json() for t in tasks], "count": count})
+    if cursor:
+        if offset:
+            raise InvalidInput("cursor: not with offset (the cursor says where)", field="cursor")
+        query = dataclasses.replace(query, after=cursors.decode(cursor, query))
+    tasks, more = await svc.list_tasks(query)
+    count, capped = await svc.count_tasks(query)
+    body: dict[str, object] = {"tasks": [t.to_json() for t in tasks], "count": count}
+    if capped:
+        body["count_capped"] = True
+    if more and tasks:
+        body["next"] = cursors.encode(query, tasks[-1])
+    return JSON(body)
 
 
 @router.post(

@@ -3,7 +3,8 @@
 The server sends only ``connected``, ``subscribed``, ``pong`` and event envelopes. A frame it
 cannot read (not JSON, an unknown ``type``, a field of the wrong type) closes the connection
 cleanly with code 1008 and a reason naming the problem; a subscriber that falls too far behind is
-closed with 1013 and resumes with ``since``.
+closed with 1013 and resumes with ``since``. A ``since`` whose successors event log retention
+trimmed closes it with 4410 and the reason ``{"error": …, "code": "gone", "oldest": N}``.
 
 Extensions in ``subscribe``: ``since`` (replay from the log, then live) and ``project``
 (``"org/project"``: only that project's tasks).
@@ -17,6 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from ats.errors import Gone
 from ats.jsontext import JsonError, dumps_text, loads_checked
 from ats.models import Event, EventType
 from ats.server.frames import direct_writer
@@ -28,6 +30,12 @@ POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 RESUME = "too far behind: resume with since"
 CLOSE_WAIT_S = 1.0
+GONE = 4410  # HTTP's 410 in the application range: `since` asked for trimmed events
+
+
+def gone_reason(exc: Gone) -> str:
+    """The close reason of 4410: JSON, like an HTTP error body (at most 123 bytes)."""
+    return dumps_text({"error": "events no longer kept", "code": exc.code, **exc.details})
 
 
 class BadFrame(Exception):
@@ -110,9 +118,12 @@ async def events_socket(ws: WebSocket) -> None:
                         await ws.close(TRY_AGAIN_LATER, RESUME)
                 return
             if pump is not None and pump in done:
-                if isinstance(pump.exception(), Overflow):
+                failure = pump.exception()
+                if isinstance(failure, Overflow):
                     await ws.close(TRY_AGAIN_LATER, RESUME)
-                return  # the pump ended (overflow, or the socket is gone)
+                elif isinstance(failure, Gone):  # trimmed while the replay was on its way
+                    await ws.close(GONE, gone_reason(failure))
+                return  # the pump ended (overflow, gone, or the socket is gone)
             if receive not in done:
                 continue
             message = receive.result()
@@ -146,6 +157,8 @@ async def events_socket(ws: WebSocket) -> None:
                         # Waiting for an id the log has not reached would skip every event up
                         # to it without a word (a client resuming against another database).
                         raise BadFrame(f"since {since} is beyond the newest event ({head})")
+                if since is not None:
+                    await bus.ensure_kept(since)  # Gone: closed with 4410 below
                 dropped = asyncio.ensure_future(sub.dropped.wait())
                 ack: dict[str, Any] = {"type": "subscribed"}
                 if "id" in frame:
@@ -156,6 +169,8 @@ async def events_socket(ws: WebSocket) -> None:
                 raise BadFrame(f"unknown message type {kind!r} (expected subscribe or ping)")
     except BadFrame as exc:
         await ws.close(POLICY_VIOLATION, str(exc)[:120])
+    except Gone as exc:
+        await ws.close(GONE, gone_reason(exc))
     except WebSocketDisconnect:
         pass
     finally:

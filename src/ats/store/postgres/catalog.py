@@ -12,13 +12,18 @@ from ats.store.base import (
     FORWARD_WINDOW,
     TAIL_WINDOW,
     EventQuery,
+    Kept,
+    TaskQuery,
     contiguous_horizon,
     event_from_row,
     safe_horizon,
     settled_head,
+    stalled,
     task_from_row,
+    trim_range,
 )
-from ats.store.catalog import org_from_row, project_from_row, stats_document
+from ats.store.catalog import org_from_row, project_from_row
+from ats.store.counts import FOLD_BATCH, count_filter, recent_hours, stats_from_counts
 from ats.store.postgres.connection import PgConnection, Q, _row
 
 
@@ -26,17 +31,34 @@ class PgCatalog(PgConnection):
     # --- stats and events -----------------------------------------------------------------------
 
     async def stats(self, project_id: int | None, now: Millis) -> dict[str, Any]:
+        hour_24h, hour_7d = recent_hours(now)
+
         async def body() -> dict[str, Any]:
-            by_status = await self.pool.fetch(Q["stats_by_status"], project_id)
-            by_channel = await self.pool.fetch(Q["stats_by_channel"], project_id)
-            times = await self.pool.fetchrow(
-                Q["stats_times"], project_id, now - 86_400_000, now - 7 * 86_400_000
-            )
-            return stats_document(
-                {r["status"]: r["n"] for r in by_status},
-                {r["channel"]: r["n"] for r in by_channel},
-                dict(_row(times)),
-            )
+            rows = await self.pool.fetch(Q["stats_counts"], project_id)
+            recent = await self.pool.fetchrow(Q["stats_recent"], project_id, hour_24h, hour_7d)
+            return stats_from_counts(rows, recent)
+
+        return await self._retrying(body)
+
+    async def exact_count(self, q: TaskQuery) -> int | None:
+        args = count_filter(q)
+        if args is None:
+            return None
+        return int(await self._retrying(lambda: self.pool.fetchval(Q["count_tasks_exact"], *args)))
+
+    async def fold_counts(self) -> int:
+        """Move committed ledger deltas into the count totals (one server process at a time)."""
+
+        async def body() -> int:
+            moved = 0
+            async with self.pool.acquire() as conn, conn.transaction():
+                if not await conn.fetchval(Q["pg_fold_lock"]):
+                    return 0  # another server process is folding
+                while (n := int(await conn.fetchval(Q["pg_fold_task_counts"], FOLD_BATCH))) > 0:
+                    moved += n
+                    if n < FOLD_BATCH:
+                        break
+            return moved
 
         return await self._retrying(body)
 
@@ -44,12 +66,7 @@ class PgCatalog(PgConnection):
         async def body() -> list[Event]:
             # Commit order is not id order on PostgreSQL: read only up to the first gap that a
             # transaction still in flight may fill (see safe_horizon).
-            tail = await self.pool.fetch(Q["event_tail"], q.since, TAIL_WINDOW + 1)
-            horizon = safe_horizon([(r["id"], r["created_at"]) for r in tail], q.since, now)
-            if horizon is None:
-                scan = await self.pool.fetch(Q["event_ids_after"], q.since, FORWARD_WINDOW)
-                ids = [(r["id"], r["created_at"]) for r in scan]
-                horizon = contiguous_horizon(ids, q.since, now)
+            horizon = await self._horizon(q.since, now)
             if horizon <= q.since:
                 return []
             rows = await self.pool.fetch(
@@ -62,8 +79,44 @@ class PgCatalog(PgConnection):
 
     async def latest_event_id(self, now: Millis) -> int:
         async def body() -> int:
-            tail = await self.pool.fetch(Q["event_tail"], 0, TAIL_WINDOW + 1)
-            return settled_head([(r["id"], r["created_at"]) for r in tail], now)
+            rows = await self.pool.fetch(Q["event_tail"], 0, TAIL_WINDOW + 1)
+            tail = [(r["id"], r["created_at"]) for r in rows]
+            trimmed = 0
+            if len(tail) <= TAIL_WINDOW and tail and tail[-1][0] > 1:
+                trimmed = (await self.kept_events()).trimmed
+            return settled_head(tail, now, trimmed)
+
+        return await self._retrying(body)
+
+    async def _horizon(self, since: int, now: Millis, again: bool = True) -> int:
+        rows = await self.pool.fetch(Q["event_tail"], since, TAIL_WINDOW + 1)
+        tail = [(r["id"], r["created_at"]) for r in rows]
+        horizon = safe_horizon(tail, since, now)
+        if horizon is None:
+            scan = await self.pool.fetch(Q["event_ids_after"], since, FORWARD_WINDOW)
+            horizon = contiguous_horizon([(r["id"], r["created_at"]) for r in scan], since, now)
+        if again and stalled(tail, since, horizon):
+            # The ids after ``since`` may have been trimmed: no gap to wait for, read past them.
+            kept = await self.kept_events()
+            if kept.trimmed > since:
+                return await self._horizon(kept.trimmed, now, again=False)
+        return horizon
+
+    async def kept_events(self) -> Kept:
+        row = await self._retrying(lambda: self.pool.fetchrow(Q["events_kept"]))
+        return Kept(row["trimmed"], row["oldest"]) if row else Kept(0, None)
+
+    async def trim_events(self, before: Millis, limit: int) -> int:
+        async def body() -> int:
+            async with self.pool.acquire() as conn, conn.transaction():
+                if not await conn.fetchval(Q["pg_events_trim_lock"]):
+                    return 0  # another server process is trimming
+                span = trim_range(_row(await conn.fetchrow(Q["events_trim_bound"], before, limit)))
+                if span is None:
+                    return 0
+                status = await conn.execute(Q["events_trim"], *span)
+                await conn.execute(Q["events_trimmed_set"], span[1])
+                return int(status.split()[-1])
 
         return await self._retrying(body)
 

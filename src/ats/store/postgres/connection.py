@@ -128,6 +128,7 @@ class PgConnection:
         self._signals: PgSignals | None = None
         self._listeners: list[Callable[[], None]] = []
         self._feed_clock: str | None = None  # the feed clock as this process last set it
+        self._feed_trimmed = 0  # feed rows this process deleted since it last vacuumed them
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -215,18 +216,6 @@ class PgConnection:
 
     async def ping(self) -> None:
         await self._retrying(lambda: self.pool.fetchval(Q["ping"]))
-
-    async def tidy(self, dead_rows: int) -> bool:
-        if await self.pool.fetchval(Q["dead_tuples"]) < dead_rows:
-            return False
-        async with self.pool.acquire() as conn:
-            if not await conn.fetchval(Q["tidy_lock"]):
-                return False  # another server process is at it
-            try:
-                await conn.execute(Q["vacuum_tasks"])
-            finally:
-                await conn.fetchval(Q["tidy_unlock"])
-        return True
 
     async def migrate(self) -> list[str]:
         applied: list[str] = []

@@ -63,6 +63,7 @@ class PgFeed(PgCatalog):
                     deleted = int(status.split()[-1])
                     await conn.execute(Q["feed_count_sub"], row["project_id"], deleted)
                     gone += deleted
+            self._feed_trimmed += gone  # tidy vacuums them (upkeep.py)
             return gone
 
         return await self._retrying(body) if keep > 0 else 0

@@ -146,27 +146,52 @@ UPDATE tasks SET updated_at = $2, version = version + 1 WHERE id = $1 RETURNING 
 DELETE FROM tasks WHERE id = $1
 
 -- name: list_tasks
--- One page and the total count of the same filter, in one statement. The LEFT JOIN yields a
--- single row of NULL task columns when the page is empty (an offset past the end), so the count
--- still comes back; the store skips that row.
-WITH matching AS NOT MATERIALIZED (
-    SELECT * FROM tasks
-     WHERE ($1::bigint IS NULL OR project_id = $1)
-       AND ($2::text[] IS NULL OR status = ANY($2))
-       AND ($3::text IS NULL OR type = $3)
-       AND ($4::text IS NULL OR channel = $4)
-       AND ($5::text IS NULL OR assignee_id = $5)
-       AND ($6::int IS NULL OR priority = $6)
-       AND ($7::int IS NULL OR priority >= $7)
-       AND ($8::int IS NULL OR priority <= $8)
-       AND ($9::text IS NULL OR title ILIKE $9 ESCAPE '\' OR description ILIKE $9 ESCAPE '\')
-       AND ($10::bigint IS NULL OR created_at > $10)
-       AND ($11::bigint IS NULL OR updated_at > $11)
-)
-SELECT (SELECT count(*) FROM matching) AS total_count, page.*
-  FROM (SELECT 1 AS one) AS one
-  LEFT JOIN (SELECT * FROM matching {order} LIMIT $12 OFFSET $13) AS page ON true
- {order}
+-- The head of a page of GET /tasks. ats.store.listing appends the WHERE clause from the
+-- list_where_* fragments below (only the filters given; `{0}` is that filter's parameter), the
+-- keyset position and the ORDER BY; count_tasks is built there from the same fragments.
+SELECT * FROM tasks
+
+-- name: list_where_project
+project_id = {0}
+
+-- name: list_where_status
+status = {0}
+
+-- name: list_where_type
+type = {0}
+
+-- name: list_where_channel
+channel = {0}
+
+-- name: list_where_assignee
+assignee_id = {0}
+
+-- name: list_where_priority
+priority = {0}
+
+-- name: list_where_min_priority
+priority >= {0}
+
+-- name: list_where_max_priority
+priority <= {0}
+
+-- name: list_where_created_after
+created_at > {0}
+
+-- name: list_where_updated_after
+updated_at > {0}
+
+-- name: list_where_statuses
+status = ANY({0}::text[])
+
+-- name: list_where_search
+-- pg_trgm GIN indexes on title and description (migration 0004) serve ILIKE '%…%'.
+(title ILIKE {0} ESCAPE '\' OR description ILIKE {0} ESCAPE '\')
+
+-- name: list_where_search_short
+-- Under 3 characters pg_trgm extracts no trigram; the planner then prefers scanning within the
+-- other filters. Same meaning as list_where_search.
+(title ILIKE {0} ESCAPE '\' OR description ILIKE {0} ESCAPE '\')
 
 -- name: claim_next
 -- Claim-next in one statement: pick the best claimable rows (skipping rows other claimers hold),
@@ -200,21 +225,52 @@ WITH c AS (
 )
 SELECT * FROM u ORDER BY priority DESC, id
 
--- name: stats_by_status
-SELECT status, count(*) AS n FROM tasks WHERE ($1::bigint IS NULL OR project_id = $1)
- GROUP BY status
+-- name: stats_counts
+-- Served by the counters of migration 0005 (totals + pending ledger deltas, one snapshot).
+SELECT status, channel, sum(n) AS n, sum(done_ms) AS done_ms FROM task_count_view
+ WHERE ($1::bigint IS NULL OR project_id = $1)
+ GROUP BY status, channel HAVING sum(n) <> 0 ORDER BY channel, status
 
--- name: stats_by_channel
-SELECT channel, count(*) AS n FROM tasks WHERE ($1::bigint IS NULL OR project_id = $1)
- GROUP BY channel ORDER BY channel
+-- name: stats_recent
+-- Whole hours: $2 / $3 are the hours (since the epoch) holding now - 24 h and now - 7 d.
+SELECT coalesce(sum(created) FILTER (WHERE hour >= $2), 0) AS created_24h,
+       coalesce(sum(completed) FILTER (WHERE hour >= $2), 0) AS completed_24h,
+       coalesce(sum(created), 0) AS created_7d,
+       coalesce(sum(completed), 0) AS completed_7d
+  FROM task_hour_view WHERE ($1::bigint IS NULL OR project_id = $1) AND hour >= $3
 
--- name: stats_times
-SELECT avg(completed_at - created_at) FILTER (WHERE status = 'completed') AS avg_ms,
-       count(*) FILTER (WHERE created_at >= $2) AS created_24h,
-       count(*) FILTER (WHERE status = 'completed' AND completed_at >= $2) AS completed_24h,
-       count(*) FILTER (WHERE created_at >= $3) AS created_7d,
-       count(*) FILTER (WHERE status = 'completed' AND completed_at >= $3) AS completed_7d
-  FROM tasks WHERE ($1::bigint IS NULL OR project_id = $1)
+-- name: count_tasks_exact
+SELECT coalesce(sum(n), 0) AS n FROM task_count_view
+ WHERE ($1::bigint IS NULL OR project_id = $1)
+   AND ($2::text[] IS NULL OR status = ANY($2))
+   AND ($3::text IS NULL OR channel = $3)
+   AND ($4::text IS NULL OR type = $4)
+
+-- name: pg_fold_lock
+SELECT pg_try_advisory_xact_lock(1096045316)
+
+-- name: pg_fold_task_counts
+-- Moves up to $1 committed ledger rows into the totals; returns how many it moved. Rows written
+-- by transactions still open are invisible here and stay for the next fold.
+WITH d AS (
+    DELETE FROM task_count_deltas
+     WHERE ctid = ANY (ARRAY(SELECT ctid FROM task_count_deltas LIMIT $1))
+    RETURNING *
+), c AS (
+    INSERT INTO task_counts (project_id, status, channel, type, n, done_ms)
+    SELECT project_id, status, channel, type, sum(n), sum(done_ms) FROM d WHERE hour IS NULL
+     GROUP BY project_id, status, channel, type ORDER BY project_id, status, channel, type
+    ON CONFLICT (project_id, status, channel, type)
+    DO UPDATE SET n = task_counts.n + EXCLUDED.n, done_ms = task_counts.done_ms + EXCLUDED.done_ms
+), h AS (
+    INSERT INTO task_hours (project_id, hour, created, completed)
+    SELECT project_id, hour, sum(created), sum(completed) FROM d WHERE hour IS NOT NULL
+     GROUP BY project_id, hour ORDER BY project_id, hour
+    ON CONFLICT (project_id, hour)
+    DO UPDATE SET created = task_hours.created + EXCLUDED.created,
+                  completed = task_hours.completed + EXCLUDED.completed
+)
+SELECT count(*) FROM d
 
 -- name: event_ids_after
 SELECT id, created_at FROM events WHERE id > $1 ORDER BY id LIMIT $2
@@ -233,6 +289,35 @@ SELECT * FROM events
  ORDER BY id
  LIMIT $8
 
+-- name: events_kept
+-- Retention's mark (every id up to `trimmed` is gone) and the oldest event kept after it.
+SELECT through AS trimmed, (SELECT min(id) FROM events WHERE id > through) AS oldest
+  FROM events_trimmed
+
+-- name: events_trim_bound
+-- Where one trim step may stop: among the oldest $2 events after the mark, the first one
+-- written at or after $1 (`young`: the step stops below it, so the kept log stays a
+-- contiguous tail even when clocks disagree), the last of them, and the newest event overall
+-- (never trimmed: it tells readers how far the log got).
+WITH head AS (
+    SELECT id, created_at FROM events
+     WHERE id > (SELECT through FROM events_trimmed) ORDER BY id LIMIT $2
+)
+SELECT (SELECT through FROM events_trimmed) AS trimmed,
+       (SELECT min(id) FROM head WHERE created_at >= $1) AS young,
+       (SELECT max(id) FROM head) AS last,
+       (SELECT max(id) FROM events) AS newest
+
+-- name: events_trim
+DELETE FROM events WHERE id > $1 AND id <= $2
+
+-- name: events_trimmed_set
+UPDATE events_trimmed SET through = $1 WHERE through < $1
+
+-- name: pg_events_trim_lock
+-- one event trimmer at a time across server processes (held to the end of the transaction)
+SELECT pg_try_advisory_xact_lock(hashtext('ats.events_trim'))
+
 -- name: list_orgs
 SELECT * FROM orgs ORDER BY slug
 
@@ -247,11 +332,12 @@ UPDATE orgs SET slug = $2, name = $3, updated_at = $4 WHERE slug = $1 RETURNING 
 
 -- name: list_projects
 SELECT p.*, o.slug AS org,
-       (SELECT count(*) FROM tasks t WHERE t.project_id = p.id AND t.status = 'pending')
-           AS pending_count,
-       (SELECT count(*) FROM tasks t WHERE t.project_id = p.id AND t.status = 'in_progress')
-           AS in_progress_count,
-       (SELECT count(*) FROM tasks t WHERE t.project_id = p.id) AS total_count
+       (SELECT coalesce(sum(c.n), 0) FROM task_count_view c
+         WHERE c.project_id = p.id AND c.status = 'pending') AS pending_count,
+       (SELECT coalesce(sum(c.n), 0) FROM task_count_view c
+         WHERE c.project_id = p.id AND c.status = 'in_progress') AS in_progress_count,
+       (SELECT coalesce(sum(c.n), 0) FROM task_count_view c WHERE c.project_id = p.id)
+           AS total_count
   FROM projects p JOIN orgs o ON o.id = p.org_id
  WHERE o.slug = $1
  ORDER BY p.slug
@@ -346,10 +432,18 @@ WITH u AS (
 )
 SELECT * FROM u
 
--- name: dead_tuples
--- Claims leave dead row versions at the head of the pending index; each claim then steps over
--- them, and claim throughput halves within seconds. Autovacuum wakes once a minute at best.
-SELECT coalesce(n_dead_tup, 0) FROM pg_stat_user_tables WHERE relid = 'tasks'::regclass
+-- name: tidy_due
+-- The churned tables whose dead row versions should go now: more than $1 (claims leave them at
+-- the head of the pending index, and claim throughput halves within seconds), or more than a
+-- tenth of the live rows (a small queue like feed_events doubles its size long before
+-- autovacuum, which wakes once a minute at best, gets to it). Sources: see migration 0006.
+SELECT relname AS name
+  FROM pg_stat_user_tables
+ WHERE schemaname = current_schema()
+   AND relname IN ('tasks', 'events', 'events_trimmed', 'messages', 'task_deps', 'feed_events',
+                   'feed_counts', 'feed_clock', 'task_counts', 'task_count_deltas', 'task_hours')
+   AND n_dead_tup >= least($1, 50 + n_live_tup / 10)
+ ORDER BY relname
 
 -- name: tidy_lock
 SELECT pg_try_advisory_lock(1096045314)
@@ -357,8 +451,31 @@ SELECT pg_try_advisory_lock(1096045314)
 -- name: tidy_unlock
 SELECT pg_advisory_unlock(1096045314)
 
--- name: vacuum_tasks
-VACUUM (SKIP_LOCKED) tasks
+-- name: storage_tables
+-- `ats db stats`: rows are the statistics' estimate (exact counts would scan); bytes include
+-- TOAST and the free-space and visibility maps.
+SELECT c.relname AS name, coalesce(s.n_live_tup, 0) AS rows, coalesce(s.n_dead_tup, 0) AS dead_rows,
+       pg_table_size(c.oid) AS bytes, pg_indexes_size(c.oid) AS index_bytes,
+       pg_total_relation_size(c.oid) AS total_bytes
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+ WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'm')
+ ORDER BY c.relname
+
+-- name: storage_indexes
+SELECT i.relname AS name, t.relname AS table_name, greatest(i.reltuples, 0)::bigint AS rows,
+       pg_relation_size(i.oid) AS bytes
+  FROM pg_index x
+  JOIN pg_class i ON i.oid = x.indexrelid
+  JOIN pg_class t ON t.oid = x.indrelid
+  JOIN pg_namespace n ON n.oid = t.relnamespace
+ WHERE n.nspname = current_schema()
+ ORDER BY t.relname, i.relname
+
+-- name: storage_database
+SELECT pg_database_size(current_database()) AS bytes,
+       current_setting('block_size')::bigint AS page_size
 
 -- name: pg_notify_events
 -- PostgreSQL only (cross-process wake-ups, see signals.py); the payload is empty on purpose

@@ -17,17 +17,17 @@ import asyncpg
 from ats.errors import AtsError, InvalidInput
 from ats.lifecycle import Action
 from ats.models import Actor, EventType, Message, Millis, Task
+from ats.store import listing
 from ats.store.base import (
     NewTask,
     TaskQuery,
-    filter_args,
     message_from_row,
-    order_clause,
     task_to_row,
 )
 from ats.store.postgres import fast
 from ats.store.postgres.connection import Q, _row
 from ats.store.postgres.feed import PgFeed
+from ats.store.postgres.upkeep import PgUpkeep
 from ats.store.transitions import (
     Locked,
     expire,
@@ -42,7 +42,15 @@ CLAIM_ANY = Q["claim_next"].replace("{channel}", "$2::text IS NULL")
 CLAIM_IN_CHANNEL = Q["claim_next"].replace("{channel}", "t.channel = $2")
 
 
-class PostgresStore(PgFeed):
+DIALECT = listing.Dialect(
+    queries=Q,
+    mark=lambda n: f"${n}",
+    statuses=list,
+    search=listing.like_pattern,
+)
+
+
+class PostgresStore(PgFeed, PgUpkeep):
     # --- tasks ----------------------------------------------------------------------------------
 
     async def create_tasks(
@@ -120,14 +128,19 @@ class PostgresStore(PgFeed):
 
         return await self._retrying(body)
 
-    async def list_tasks(self, q: TaskQuery) -> tuple[list[Task], int]:
-        args = filter_args(q)
+    async def list_tasks(self, q: TaskQuery) -> list[Task]:
+        st = listing.list_statement(q, DIALECT)
 
-        async def body() -> tuple[list[Task], int]:
-            text = Q["list_tasks"].replace("{order}", order_clause(q))
-            rows = await self.pool.fetch(text, *args, q.limit, q.offset)
-            tasks = [await self._task(r) for r in rows if r["id"] is not None]
-            return tasks, int(rows[0]["total_count"])
+        async def body() -> list[Task]:
+            return [await self._task(r) for r in await self.pool.fetch(st.text, *st.args)]
+
+        return await self._retrying(body)
+
+    async def count_tasks(self, q: TaskQuery) -> tuple[int, bool]:
+        st = listing.count_statement(q, DIALECT)
+
+        async def body() -> tuple[int, bool]:
+            return listing.counted(st, int(await self.pool.fetchval(st.text, *st.args)))
 
         return await self._retrying(body)
 

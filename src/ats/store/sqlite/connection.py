@@ -41,6 +41,10 @@ def _decoded(row: sqlite3.Row | Mapping[str, Any]) -> dict[str, Any]:
     return d
 
 
+def _lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
+
+
 @contextlib.contextmanager
 def _translated() -> Iterator[None]:
     try:
@@ -145,7 +149,12 @@ class SqliteConnection:
         except (OSError, sqlite3.Error) as exc:
             raise Unavailable(f"cannot open SQLite database {self.path}: {exc}") from exc
         db.row_factory = sqlite3.Row
+        # Case folding beyond ASCII for searches too short for the trigram index (queries.sql).
+        db.create_function("ats_lower", 1, _lower, deterministic=True)
         for pragma in (
+            # Before anything else: it only takes on a file with no table yet (and switching to
+            # WAL writes the header). Older files keep theirs until `ats db vacuum`; see upkeep.py.
+            "auto_vacuum = INCREMENTAL",
             "journal_mode = WAL",
             "synchronous = NORMAL",
             "foreign_keys = ON",
@@ -250,9 +259,6 @@ class SqliteConnection:
 
     async def ping(self) -> None:
         self._all("ping")
-
-    async def tidy(self, dead_rows: int) -> bool:
-        return False  # rows are updated in place: claims leave nothing behind
 
     async def migrate(self) -> list[str]:
         db = self.db

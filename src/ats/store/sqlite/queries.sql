@@ -100,27 +100,54 @@ UPDATE tasks SET updated_at = ?2, version = version + 1 WHERE id = ?1 RETURNING 
 DELETE FROM tasks WHERE id = ?1
 
 -- name: list_tasks
--- One page and the total count of the same filter, in one statement. The LEFT JOIN yields a
--- single row of NULL task columns when the page is empty (an offset past the end), so the count
--- still comes back; the store skips that row.
-WITH matching AS NOT MATERIALIZED (
-    SELECT * FROM tasks
-     WHERE (?1 IS NULL OR project_id = ?1)
-       AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2)))
-       AND (?3 IS NULL OR type = ?3)
-       AND (?4 IS NULL OR channel = ?4)
-       AND (?5 IS NULL OR assignee_id = ?5)
-       AND (?6 IS NULL OR priority = ?6)
-       AND (?7 IS NULL OR priority >= ?7)
-       AND (?8 IS NULL OR priority <= ?8)
-       AND (?9 IS NULL OR title LIKE ?9 ESCAPE '\' OR description LIKE ?9 ESCAPE '\')
-       AND (?10 IS NULL OR created_at > ?10)
-       AND (?11 IS NULL OR updated_at > ?11)
-)
-SELECT (SELECT count(*) FROM matching) AS total_count, page.*
-  FROM (SELECT 1 AS one) AS one
-  LEFT JOIN (SELECT * FROM matching {order} LIMIT ?12 OFFSET ?13) AS page ON true
- {order}
+-- The head of a page of GET /tasks. ats.store.listing appends the WHERE clause from the
+-- list_where_* fragments below (only the filters given; `{0}` is that filter's parameter), the
+-- keyset position and the ORDER BY; count_tasks is built there from the same fragments.
+SELECT * FROM tasks
+
+-- name: list_where_project
+project_id = {0}
+
+-- name: list_where_status
+status = {0}
+
+-- name: list_where_type
+type = {0}
+
+-- name: list_where_channel
+channel = {0}
+
+-- name: list_where_assignee
+assignee_id = {0}
+
+-- name: list_where_priority
+priority = {0}
+
+-- name: list_where_min_priority
+priority >= {0}
+
+-- name: list_where_max_priority
+priority <= {0}
+
+-- name: list_where_created_after
+created_at > {0}
+
+-- name: list_where_updated_after
+updated_at > {0}
+
+-- name: list_where_statuses
+status IN (SELECT value FROM json_each({0}))
+
+-- name: list_where_search
+-- The trigram FTS index (migration 0004); the parameter is the search as one quoted phrase.
+id IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH {0})
+
+-- name: list_where_search_short
+-- 1–2 characters are shorter than a trigram, so the index cannot answer: a LIKE scan, bounded
+-- only by the other filters. ats_lower (Python's str.lower, registered on the connection) folds
+-- case beyond ASCII as the trigram index does; LIKE alone folds only A–Z.
+(ats_lower(title) LIKE ats_lower({0}) ESCAPE '\'
+ OR ats_lower(description) LIKE ats_lower({0}) ESCAPE '\')
 
 -- name: claim_next
 -- Runs under BEGIN IMMEDIATE, so the pick and the hand-over cannot interleave with another
@@ -144,21 +171,26 @@ UPDATE tasks
      LIMIT ?5)
 RETURNING *
 
--- name: stats_by_status
-SELECT status, count(*) AS n FROM tasks WHERE (?1 IS NULL OR project_id = ?1)
- GROUP BY status
+-- name: stats_counts
+-- Served by the counters of migration 0005 (kept by triggers on tasks).
+SELECT status, channel, sum(n) AS n, sum(done_ms) AS done_ms FROM task_count_view
+ WHERE (?1 IS NULL OR project_id = ?1)
+ GROUP BY status, channel HAVING sum(n) <> 0 ORDER BY channel, status
 
--- name: stats_by_channel
-SELECT channel, count(*) AS n FROM tasks WHERE (?1 IS NULL OR project_id = ?1)
- GROUP BY channel ORDER BY channel
+-- name: stats_recent
+-- Whole hours: ?2 / ?3 are the hours (since the epoch) holding now - 24 h and now - 7 d.
+SELECT coalesce(sum(created) FILTER (WHERE hour >= ?2), 0) AS created_24h,
+       coalesce(sum(completed) FILTER (WHERE hour >= ?2), 0) AS completed_24h,
+       coalesce(sum(created), 0) AS created_7d,
+       coalesce(sum(completed), 0) AS completed_7d
+  FROM task_hour_view WHERE (?1 IS NULL OR project_id = ?1) AND hour >= ?3
 
--- name: stats_times
-SELECT avg(completed_at - created_at) FILTER (WHERE status = 'completed') AS avg_ms,
-       count(*) FILTER (WHERE created_at >= ?2) AS created_24h,
-       count(*) FILTER (WHERE status = 'completed' AND completed_at >= ?2) AS completed_24h,
-       count(*) FILTER (WHERE created_at >= ?3) AS created_7d,
-       count(*) FILTER (WHERE status = 'completed' AND completed_at >= ?3) AS completed_7d
-  FROM tasks WHERE (?1 IS NULL OR project_id = ?1)
+-- name: count_tasks_exact
+SELECT coalesce(sum(n), 0) AS n FROM task_count_view
+ WHERE (?1 IS NULL OR project_id = ?1)
+   AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2)))
+   AND (?3 IS NULL OR channel = ?3)
+   AND (?4 IS NULL OR type = ?4)
 
 -- name: event_ids_after
 SELECT id, created_at FROM events WHERE id > ?1 ORDER BY id LIMIT ?2
@@ -177,6 +209,31 @@ SELECT * FROM events
  ORDER BY id
  LIMIT ?8
 
+-- name: events_kept
+-- Retention's mark (every id up to `trimmed` is gone) and the oldest event kept after it.
+SELECT through AS trimmed, (SELECT min(id) FROM events WHERE id > through) AS oldest
+  FROM events_trimmed
+
+-- name: events_trim_bound
+-- Where one trim step may stop: among the oldest ?2 events after the mark, the first one
+-- written at or after ?1 (`young`: the step stops below it, so the kept log stays a
+-- contiguous tail even when clocks disagree), the last of them, and the newest event overall
+-- (never trimmed: it tells readers how far the log got).
+WITH head AS (
+    SELECT id, created_at FROM events
+     WHERE id > (SELECT through FROM events_trimmed) ORDER BY id LIMIT ?2
+)
+SELECT (SELECT through FROM events_trimmed) AS trimmed,
+       (SELECT min(id) FROM head WHERE created_at >= ?1) AS young,
+       (SELECT max(id) FROM head) AS last,
+       (SELECT max(id) FROM events) AS newest
+
+-- name: events_trim
+DELETE FROM events WHERE id > ?1 AND id <= ?2
+
+-- name: events_trimmed_set
+UPDATE events_trimmed SET through = ?1 WHERE through < ?1
+
 -- name: list_orgs
 SELECT * FROM orgs ORDER BY slug
 
@@ -191,11 +248,12 @@ UPDATE orgs SET slug = ?2, name = ?3, updated_at = ?4 WHERE slug = ?1 RETURNING 
 
 -- name: list_projects
 SELECT p.*, o.slug AS org,
-       (SELECT count(*) FROM tasks t WHERE t.project_id = p.id AND t.status = 'pending')
-           AS pending_count,
-       (SELECT count(*) FROM tasks t WHERE t.project_id = p.id AND t.status = 'in_progress')
-           AS in_progress_count,
-       (SELECT count(*) FROM tasks t WHERE t.project_id = p.id) AS total_count
+       (SELECT coalesce(sum(c.n), 0) FROM task_count_view c
+         WHERE c.project_id = p.id AND c.status = 'pending') AS pending_count,
+       (SELECT coalesce(sum(c.n), 0) FROM task_count_view c
+         WHERE c.project_id = p.id AND c.status = 'in_progress') AS in_progress_count,
+       (SELECT coalesce(sum(c.n), 0) FROM task_count_view c WHERE c.project_id = p.id)
+           AS total_count
   FROM projects p JOIN orgs o ON o.id = p.org_id
  WHERE o.slug = ?1
  ORDER BY p.slug
@@ -240,9 +298,11 @@ UPDATE tasks
    AND (?8 IS NULL OR project_id = ?8)
 RETURNING *
 
--- name: dead_tuples
--- SQLite updates in place: there is nothing to tidy after claims (kept for parity).
-SELECT 0
+-- name: tidy_due
+-- Rows are updated in place, so claims leave nothing behind; deletes (feed retention, deleted
+-- tasks) leave free pages, reused by later inserts and returned to the file system in steps.
+SELECT f.freelist_count AS free_pages, p.page_count AS pages, v.auto_vacuum AS auto_vacuum
+  FROM pragma_freelist_count() AS f, pragma_page_count() AS p, pragma_auto_vacuum() AS v
 
 -- name: tidy_lock
 SELECT 0
@@ -250,8 +310,34 @@ SELECT 0
 -- name: tidy_unlock
 SELECT 0
 
--- name: vacuum_tasks
-SELECT 0
+-- name: storage_tables
+-- `ats db stats`, from the dbstat virtual table (one row per page: it reads the whole file).
+-- A rowid table's rows are the cells of its leaf pages; an index b-tree (an index, a WITHOUT
+-- ROWID table) keeps entries in its interior pages too.
+SELECT coalesce(m.tbl_name, s.name) AS table_name, s.name AS name,
+       coalesce(m.type, 'table') AS type,
+       sum(CASE WHEN s.pagetype = 'leaf' OR (s.pagetype = 'internal'
+                     AND (m.type = 'index' OR l.wr)) THEN s.ncell ELSE 0 END) AS rows,
+       sum(s.pgsize) AS bytes, count(*) AS pages
+  FROM dbstat AS s
+  LEFT JOIN sqlite_schema AS m ON m.name = s.name
+  LEFT JOIN pragma_table_list AS l ON l.name = s.name AND l.schema = 'main'
+ GROUP BY s.name
+ ORDER BY s.name
+
+-- name: storage_indexes
+-- Without dbstat (a compile-time option) the tables and indexes are listed without sizes.
+-- (With it, storage_tables above covers the indexes too: dbstat is read once.)
+SELECT tbl_name AS table_name, name, type, NULL AS rows, NULL AS bytes, NULL AS pages
+  FROM sqlite_schema
+ WHERE type IN ('table', 'index') AND rootpage > 0
+ ORDER BY name
+
+-- name: storage_database
+SELECT p.page_count AS pages, z.page_size AS page_size, f.freelist_count AS free_pages,
+       v.auto_vacuum AS auto_vacuum
+  FROM pragma_page_count() AS p, pragma_page_size() AS z, pragma_freelist_count() AS f,
+       pragma_auto_vacuum() AS v
 
 -- ==== the activity feed =========================================================================
 

@@ -18,17 +18,17 @@ from typing import Any
 from ats.errors import AtsError, InvalidInput
 from ats.lifecycle import Action
 from ats.models import Actor, EventType, Message, Millis, Task
+from ats.store import listing
 from ats.store.base import (
     NewTask,
     TaskQuery,
-    filter_args,
     message_from_row,
-    order_clause,
     task_to_row,
 )
 from ats.store.sqlite import fast
 from ats.store.sqlite.connection import Q, _decoded, _dumps, _translated
 from ats.store.sqlite.feed import SqliteFeed
+from ats.store.sqlite.upkeep import SqliteUpkeep
 from ats.store.transitions import (
     Locked,
     expire,
@@ -46,8 +46,16 @@ CLAIM_IN_CHANNEL = (
     .replace("{channel}", "t.channel = ?2")
 )
 
+DIALECT = listing.Dialect(
+    queries=Q,
+    mark=lambda n: f"?{n}",
+    statuses=_dumps,
+    # One FTS5 phrase (a `"` inside is doubled): matches it as a substring, `%` and `_` included.
+    search=lambda text: '"' + text.replace('"', '""') + '"',
+)
 
-class SqliteStore(SqliteFeed):
+
+class SqliteStore(SqliteFeed, SqliteUpkeep):
     # --- tasks ----------------------------------------------------------------------------------
 
     async def create_tasks(
@@ -96,15 +104,15 @@ class SqliteStore(SqliteFeed):
             raise not_found(task_id)
         return self._task(row, self._messages(task_id) if with_messages else None)
 
-    async def list_tasks(self, q: TaskQuery) -> tuple[list[Task], int]:
-        args = filter_args(q)
-        if args[1] is not None:
-            args = (args[0], _dumps(args[1]), *args[2:])
-        text = Q["list_tasks"].replace("{order}", order_clause(q))
+    async def list_tasks(self, q: TaskQuery) -> list[Task]:
+        st = listing.list_statement(q, DIALECT)
         with _translated():
-            rows = [_decoded(r) for r in self.db.execute(text, (*args, q.limit, q.offset))]
-        tasks = [self._task(r) for r in rows if r["id"] is not None]
-        return tasks, int(rows[0]["total_count"])
+            return [self._task(_decoded(r)) for r in self.db.execute(st.text, st.args)]
+
+    async def count_tasks(self, q: TaskQuery) -> tuple[int, bool]:
+        st = listing.count_statement(q, DIALECT)
+        with _translated():
+            return listing.counted(st, int(self.db.execute(st.text, st.args).fetchone()["n"]))
 
     async def transition(
         self, task_id: int, project_id: int | None, action: Action, actor: Actor, now: Millis

@@ -1,0 +1,1 @@
+"""What the suites share: the target server, the lean HTTP client, measurement, results."""

@@ -1,0 +1,1 @@
+"""Feed: publish throughput and publish → SSE latency: ``python -m bench run feed``."""

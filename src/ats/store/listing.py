@@ -1,0 +1,148 @@
+"""The statements behind ``GET /tasks``: a WHERE clause made of only the filters given.
+
+A catch-all ``(? IS NULL OR col = ?)`` statement defeats the index of every column in both
+planners (PostgreSQL's generic plan and SQLite's planner must cover the NULL case, so they scan).
+Each backend instead names one fixed fragment per filter in its ``queries.sql``
+(``list_where_<filter>``, ``{0}`` standing for the filter's one parameter); this module picks the
+fragments of the filters that are set, numbers their parameters, and appends the keyset position
+and the whitelisted ORDER BY. Nothing from the request reaches the text: values are bound, the sort
+column comes from :data:`~ats.store.base.SORT_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ats.store.base import SORT_COLUMNS, TaskQuery
+
+# Counting stops here for the filters that would need a scan to count exactly (SPEC §9.1).
+COUNT_CAP = 10_000
+# FTS5's trigram tokenizer indexes 3-character windows: a shorter string matches no token.
+TRIGRAM = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What differs between the backends: their fragments and their placeholder spelling."""
+
+    queries: Mapping[str, str]
+    mark: Callable[[int], str]  # the n-th parameter (from 1): "?3" or "$3"
+    statuses: Callable[[list[str]], Any]  # several statuses, bound as one parameter
+    search: Callable[[str], Any]  # a search of TRIGRAM characters or more, bound for its fragment
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    text: str
+    args: tuple[Any, ...]
+    capped: bool = False  # a count that stops at COUNT_CAP + 1 rows
+
+
+def like_pattern(text: str) -> str:
+    """``%text%`` with ``\\``, ``%`` and ``_`` taken literally (``ESCAPE '\\'``)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filters(q: TaskQuery, d: Dialect) -> list[tuple[str, Any]]:
+    """(fragment name, bound value) for every filter set, in a fixed order."""
+    found: list[tuple[str, Any]] = []
+    if q.project_id is not None:
+        found.append(("list_where_project", q.project_id))
+    if len(q.statuses) == 1:
+        found.append(("list_where_status", q.statuses[0].value))
+    elif q.statuses:
+        found.append(("list_where_statuses", d.statuses([s.value for s in q.statuses])))
+    for name, value in (
+        ("list_where_type", q.type),
+        ("list_where_channel", q.channel),
+        ("list_where_assignee", q.assignee_id),
+        ("list_where_priority", q.priority),
+        ("list_where_min_priority", q.min_priority),
+        ("list_where_max_priority", q.max_priority),
+        ("list_where_created_after", q.created_after),
+        ("list_where_updated_after", q.updated_after),
+    ):
+        if value is not None:
+            found.append((name, value))
+    if q.search:
+        if len(q.search) >= TRIGRAM:
+            found.append(("list_where_search", d.search(q.search)))
+        else:
+            found.append(("list_where_search_short", like_pattern(q.search)))
+    return found
+
+
+def _fragment(d: Dialect, name: str) -> str:
+    """A named fragment without its comment lines (they document the .sql file, and a fragment
+    is spliced into the middle of a line)."""
+    lines = d.queries[name].splitlines()
+    return " ".join(line.strip() for line in lines if not line.lstrip().startswith("--"))
+
+
+def _where(q: TaskQuery, d: Dialect, keyset: bool) -> tuple[list[str], list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    for name, value in _filters(q, d):
+        args.append(value)
+        clauses.append(_fragment(d, name).format(d.mark(len(args))))
+    if keyset and q.after is not None:
+        column = SORT_COLUMNS[q.sort_by]
+        op = "<" if q.descending else ">"
+        args.append(q.after.id)
+        last_id = d.mark(len(args))
+        if column == "id":
+            clauses.append(f"id {op} {last_id}")
+        else:
+            args.append(q.after.value)
+            # A row comparison: both planners seek a (column, id) index straight to it.
+            clauses.append(f"({column}, id) {op} ({d.mark(len(args))}, {last_id})")
+    return clauses, args
+
+
+def _where_text(clauses: list[str]) -> str:
+    return f" WHERE {' AND '.join(clauses)}" if clauses else ""
+
+
+def list_statement(q: TaskQuery, d: Dialect) -> Statement:
+    """One page: the filters, after the keyset position if any, in the requested order."""
+    clauses, args = _where(q, d, keyset=True)
+    column = SORT_COLUMNS[q.sort_by]
+    direction = "DESC" if q.descending else "ASC"
+    order = f"{column} {direction}" if column == "id" else f"{column} {direction}, id {direction}"
+    args += [q.limit, q.offset]
+    limit, offset = d.mark(len(args) - 1), d.mark(len(args))
+    where = _where_text(clauses)
+    text = f"{_fragment(d, 'list_tasks')}{where} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+    return Statement(text, tuple(args))
+
+
+def counts_exactly(q: TaskQuery) -> bool:
+    """Whether an exact count is one index range: at most one filter besides the project, and
+    no search. Anything else counts up to :data:`COUNT_CAP` rows."""
+    if q.search:
+        return False
+    others = [
+        q.statuses, q.type, q.channel, q.assignee_id, q.priority,
+        q.min_priority is not None or q.max_priority is not None or None,
+        q.created_after, q.updated_after,
+    ]  # fmt: skip
+    return sum(1 for v in others if v not in (None, ())) <= 1
+
+
+def count_statement(q: TaskQuery, d: Dialect) -> Statement:
+    """``SELECT … AS n``: every match when :func:`counts_exactly`, else at most COUNT_CAP + 1."""
+    clauses, args = _where(q, d, keyset=False)
+    where = _where_text(clauses)
+    if counts_exactly(q):
+        return Statement(f"SELECT count(*) AS n FROM tasks{where}", tuple(args))
+    args.append(COUNT_CAP + 1)
+    text = f"SELECT count(*) AS n FROM (SELECT 1 FROM tasks{where} LIMIT {d.mark(len(args))}) AS m"
+    return Statement(text, tuple(args), capped=True)
+
+
+def counted(st: Statement, n: int) -> tuple[int, bool]:
+    """The (count, capped) answer of ``st``, a :func:`count_statement` that found ``n``."""
+    return (COUNT_CAP, True) if st.capped and n > COUNT_CAP else (n, False)
