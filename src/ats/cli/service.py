@@ -111,6 +111,7 @@ def serve(
 ) -> None:
     """Run the ATS server (REST, WebSocket, SSE, activity feed)."""
     from ats.durations import parse_duration
+    from ats.server.app import names
     from ats.server.runner import serve as run_server
 
     run_server(
@@ -121,8 +122,8 @@ def serve(
         reaper_interval=reaper_interval,
         feed_keep=feed_retention,
         feed_mirror=feed_mirror,
-        allowed_hosts=[n for item in allowed_host for n in item.replace(",", " ").split()],
-        cors_origins=[n for item in cors_origin for n in item.replace(",", " ").split()],
+        allowed_hosts=names(" ".join(allowed_host)),
+        cors_origins=names(" ".join(cors_origin)),
         header_timeout=header_timeout,
         max_connections=max_connections,
         events_retention=parse_duration(events_retention, "--events-retention"),

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypedDict
 
 import httpx
+from typing_extensions import Unpack
 
 from ats.client.feed import FeedMethods
 from ats.client.http import Connection, Trace, capture_json
@@ -30,6 +31,25 @@ class TaskPage:
     count: int  # total matching the filters, not len(tasks)
     count_capped: bool = False  # counting stopped at 10,000: `count` is a lower bound
     next: str | None = None  # the cursor of the next page; None on the last one
+
+
+class TaskFilters(TypedDict, total=False):
+    """The filters of :meth:`AsyncClient.list_tasks` that :meth:`AsyncClient.iter_tasks` takes."""
+
+    status: str | None
+    type: str | None
+    channel: str | None
+    assignee_id: str | None
+    priority: int | None
+    min_priority: int | None
+    max_priority: int | None
+    search: str | None
+    created_after: str | None
+    updated_after: str | None
+    sort_by: str | None
+    sort_dir: str | None
+    limit: int | None
+    project_id: str | None
 
 
 class AsyncClient(OrgsAndProjects, FeedMethods):
@@ -258,45 +278,13 @@ class AsyncClient(OrgsAndProjects, FeedMethods):
             body.get("next"),
         )
 
-    async def iter_tasks(
-        self,
-        *,
-        status: str | None = None,
-        type: str | None = None,
-        channel: str | None = None,
-        assignee_id: str | None = None,
-        priority: int | None = None,
-        min_priority: int | None = None,
-        max_priority: int | None = None,
-        search: str | None = None,
-        created_after: str | None = None,
-        updated_after: str | None = None,
-        sort_by: str | None = None,
-        sort_dir: str | None = None,
-        limit: int | None = None,
-        project_id: str | None = None,
-    ) -> AsyncIterator[TaskPage]:
-        """Every page of :meth:`list_tasks`, following ``next`` (keyset pagination): each task
-        that matches throughout is yielded once, even while others are created meanwhile."""
+    async def iter_tasks(self, **filters: Unpack[TaskFilters]) -> AsyncIterator[TaskPage]:
+        """Every page of :meth:`list_tasks` (same filters but ``offset``), following ``next``
+        (keyset pagination): each task that matches throughout is yielded once, even while
+        others are created meanwhile."""
         cursor: str | None = None
         while True:
-            page = await self.list_tasks(
-                status=status,
-                type=type,
-                channel=channel,
-                assignee_id=assignee_id,
-                priority=priority,
-                min_priority=min_priority,
-                max_priority=max_priority,
-                search=search,
-                created_after=created_after,
-                updated_after=updated_after,
-                sort_by=sort_by,
-                sort_dir=sort_dir,
-                limit=limit,
-                project_id=project_id,
-                cursor=cursor,
-            )
+            page = await self.list_tasks(**filters, cursor=cursor)
             yield page
             if page.next is None:
                 return
