@@ -60,7 +60,7 @@ class _PgTemplate:
             await conn.close()
         store = await open_store(_pg_url(self.name), pool_size=2)
         try:
-            await store.migrate()
+            await store.upkeep.migrate()
         finally:
             await store.close()
         self.ready = True
@@ -111,7 +111,7 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path}/ats.db"
         store = await open_store(url)
-        await store.migrate()
+        await store.upkeep.migrate()
         await store.close()
         yield url
         return

@@ -45,7 +45,7 @@ class StoreBench:
 
         async def worker(tally: Tally, deadline: float) -> None:
             while time.perf_counter() < deadline and tally.requests < plan.create_max:
-                op = self.store.create_tasks(PROJECT, spec, actor, now_ms())
+                op = self.store.tasks.create_tasks(PROJECT, spec, actor, now_ms())
                 if await self._call(tally, "create", op) is not None:
                     tally.done += 1
 
@@ -62,7 +62,7 @@ class StoreBench:
             nonlocal sent
             while sent < limit and (max_calls is not None or time.perf_counter() < deadline):
                 sent += 1
-                op = self.store.create_tasks(PROJECT, specs, actor, now_ms())
+                op = self.store.tasks.create_tasks(PROJECT, specs, actor, now_ms())
                 created = await self._call(tally, "bulk create", op)
                 if isinstance(created, list):
                     tally.done += len(created)
@@ -85,7 +85,7 @@ class StoreBench:
             index += 1
             actor = _actor(f"bench-worker-{index}")
             while time.perf_counter() < deadline:
-                op = self.store.claim_next(
+                op = self.store.tasks.claim_next(
                     None, channel, None, plan.lease_ms, limit, actor, now_ms()
                 )
                 tasks = await self._call(tally, "claim_next", op)
@@ -96,7 +96,7 @@ class StoreBench:
                     items: list[tuple[int, Action]] = [
                         (t.id, Complete(outputs=None, lease_token=t.lease_token)) for t in tasks
                     ]
-                    many = self.store.transition_many(None, items, actor, now_ms())
+                    many = self.store.tasks.transition_many(None, items, actor, now_ms())
                     results = await self._call(tally, "complete_many", many)
                     if isinstance(results, list):
                         ok = [r.id for r in results if isinstance(r, Task)]
@@ -106,7 +106,7 @@ class StoreBench:
                 for task in tasks:
                     claimed.append(task.id)
                     action = Complete(outputs=None, lease_token=task.lease_token)
-                    one = self.store.transition(task.id, None, action, actor, now_ms())
+                    one = self.store.tasks.transition(task.id, None, action, actor, now_ms())
                     if await self._call(tally, "complete", one) is not None:
                         completed.append(task.id)
                         tally.done += 1

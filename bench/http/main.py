@@ -56,7 +56,7 @@ async def in_process(backend: Backend, plan: Plan, pg_admin: str) -> list[Figure
     async with fresh_database(backend, pg_admin) as url:
         store = await open_store(url)
         try:
-            await store.migrate()
+            await store.upkeep.migrate()
             bench = StoreBench(store, plan)
             return [
                 await bench.create(),

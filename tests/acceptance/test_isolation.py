@@ -72,14 +72,14 @@ class RefusesOne:
     async def publish_feed(self, items: list[NewFeedEvent], now: int) -> object:
         if any(i.agent == "poison" for i in items):
             raise InvalidInput("refused by the database: poison", field="agent")
-        return await self.store.publish_feed(items, now)
+        return await self.store.feed.publish_feed(items, now)
 
 
 async def test_a_refused_item_fails_alone_in_its_batch(store: Store) -> None:
     feed = FeedService(RefusesOne(store), keep=0, mirror=False)  # type: ignore[arg-type]
     feed.start()
     try:
-        pid = (await store.default_project()).id
+        pid = (await store.catalog.default_project()).id
         items = [
             NewFeedEvent(pid, f"a{i}", FeedType.FINDING, f"s{i}", None, None) for i in range(8)
         ]
@@ -91,7 +91,7 @@ async def test_a_refused_item_fails_alone_in_its_batch(store: Store) -> None:
     assert isinstance(outcomes[4], InvalidInput)
     good = [o for i, o in enumerate(outcomes) if i != 4]
     assert all(not isinstance(o, BaseException) for o in good), outcomes
-    stored = await store.list_feed(FeedQuery(after=None, limit=100))
+    stored = await store.feed.list_feed(FeedQuery(after=None, limit=100))
     assert sorted(e.agent for e in stored) == [f"a{i}" for i in range(8)]
 
 

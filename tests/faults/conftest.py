@@ -46,7 +46,7 @@ async def cluster_db(pg_cluster: PgCluster) -> AsyncIterator[str]:
         await conn.close()
     store = await open_store(pg_cluster.url(name), pool_size=2)
     try:
-        await store.migrate()
+        await store.upkeep.migrate()
     finally:
         await store.close()
     yield pg_cluster.url(name)

@@ -117,10 +117,10 @@ async def check_exact_counts(store: Store, db: Direct, pids: list[int | None]) -
         if type_ is not None:
             where.append(f"type = '{type_}'")
         q = TaskQuery(project_id=pid, statuses=statuses, channel=channel, type=type_)
-        assert await store.exact_count(q) == await db.count(" AND ".join(where)), q
+        assert await store.tasks.exact_count(q) == await db.count(" AND ".join(where)), q
     # A filter the counters do not cover: no answer rather than a wrong one.
-    assert await store.exact_count(TaskQuery(assignee_id="counter")) is None
-    assert await store.exact_count(TaskQuery(search="x")) is None
+    assert await store.tasks.exact_count(TaskQuery(assignee_id="counter")) is None
+    assert await store.tasks.exact_count(TaskQuery(search="x")) is None
 
 
 async def check_everything(client: httpx.AsyncClient, db_url: str) -> None:
@@ -143,7 +143,7 @@ async def check_everything(client: httpx.AsyncClient, db_url: str) -> None:
         try:
             await check_exact_counts(store, db, [None, *ids.values()])
             # Exact before and after the ledger is folded into the totals (a no-op on SQLite).
-            await store.fold_counts()
+            await store.upkeep.fold_counts()
             await check_exact_counts(store, db, [None, *ids.values()])
         finally:
             await store.close()

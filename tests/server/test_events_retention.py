@@ -24,8 +24,8 @@ async def backdate(db_url: str, n: int, hours: int = 2) -> None:
     store = await open_store(db_url)
     try:
         specs = [NewTask(title=f"old {i}") for i in range(n)]
-        await store.create_tasks(1, specs, ACTOR, Millis(now_ms() - hours * 3_600_000))
-        await store.create_tasks(1, [NewTask(title="young")], ACTOR, now_ms())
+        await store.tasks.create_tasks(1, specs, ACTOR, Millis(now_ms() - hours * 3_600_000))
+        await store.tasks.create_tasks(1, [NewTask(title="young")], ACTOR, now_ms())
     finally:
         await store.close()
 

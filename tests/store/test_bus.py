@@ -20,8 +20,10 @@ async def test_fan_out_filters_and_a_slow_subscriber_is_dropped(store: Store) ->
         everything = await bus.subscribe(EventFilter())
         only_b = await bus.subscribe(EventFilter(channels=frozenset({"b"})))
         for i in range(5):
-            await store.create_tasks(1, [NewTask(title=f"t{i}", channel="a")], ACTOR, now_ms())
-        await store.create_tasks(1, [NewTask(title="tb", channel="b")], ACTOR, now_ms())
+            await store.tasks.create_tasks(
+                1, [NewTask(title=f"t{i}", channel="a")], ACTOR, now_ms()
+            )
+        await store.tasks.create_tasks(1, [NewTask(title="tb", channel="b")], ACTOR, now_ms())
         bus.wake()
         async with asyncio.timeout(5):
             got = await only_b.get()
@@ -31,7 +33,7 @@ async def test_fan_out_filters_and_a_slow_subscriber_is_dropped(store: Store) ->
             for _ in range(4):
                 await everything.get()
         assert everything.overflowed and not only_b.overflowed
-        await store.create_tasks(1, [NewTask(title="tb2", channel="b")], ACTOR, now_ms())
+        await store.tasks.create_tasks(1, [NewTask(title="tb2", channel="b")], ACTOR, now_ms())
         bus.wake()
         async with asyncio.timeout(5):
             assert (await only_b.get()).event.task.title == "tb2"
@@ -40,7 +42,7 @@ async def test_fan_out_filters_and_a_slow_subscriber_is_dropped(store: Store) ->
 
 
 async def test_replay_covers_what_happened_before_subscribing(store: Store) -> None:
-    first = await store.create_tasks(
+    first = await store.tasks.create_tasks(
         1, [NewTask(title=f"old{i}") for i in range(3)], ACTOR, now_ms()
     )
     bus = EventBus(store, poll_interval=0.05)
@@ -68,7 +70,7 @@ async def test_notify_wakes_the_bus_of_another_process_at_once(pg_url: str) -> N
                 await s._signals.connected.wait()  # type: ignore[attr-defined]
         sub = await bus_b.subscribe(EventFilter())
         for i in range(20):
-            [task] = await a.create_tasks(1, [NewTask(title=f"n{i}")], ACTOR, now_ms())
+            [task] = await a.tasks.create_tasks(1, [NewTask(title=f"n{i}")], ACTOR, now_ms())
             bus_a.wake()  # what TaskService does after each write
             async with asyncio.timeout(1):
                 got = await sub.get()
@@ -89,11 +91,13 @@ async def test_an_overflowing_subscriber_gets_a_clean_prefix_then_the_end(store:
     await bus.start()
     try:
         sub = await bus.subscribe(EventFilter())
-        first = await store.create_tasks(1, [NewTask(title="a")], ACTOR, now_ms())
+        first = await store.tasks.create_tasks(1, [NewTask(title="a")], ACTOR, now_ms())
         bus.wake()
         async with asyncio.timeout(5):
             got = [(await sub.get()).event.task_id]
-        await store.create_tasks(1, [NewTask(title=f"b{i}") for i in range(12)], ACTOR, now_ms())
+        await store.tasks.create_tasks(
+            1, [NewTask(title=f"b{i}") for i in range(12)], ACTOR, now_ms()
+        )
         bus.wake()
         with pytest.raises(Overflow):
             async with asyncio.timeout(5):

@@ -19,27 +19,27 @@ HOUR = 3_600_000
 
 async def _events(store: Store, n: int, at: int) -> list[int]:
     """``n`` task.created events written at ``at`` (the store stamps what it is given)."""
-    tasks = await store.create_tasks(
+    tasks = await store.tasks.create_tasks(
         1, [NewTask(title=f"t{i}") for i in range(n)], ACTOR, Millis(at)
     )
     return [t.id for t in tasks]
 
 
 async def _ids(store: Store, since: int = 0) -> list[int]:
-    return [e.id for e in await store.events(EventQuery(since=since, limit=1000), now_ms())]
+    return [e.id for e in await store.events.read(EventQuery(since=since, limit=1000), now_ms())]
 
 
 async def test_trim_goes_in_bounded_steps_oldest_first(store: Store) -> None:
     await _events(store, 25, now_ms() - HOUR)
     await _events(store, 5, now_ms())
     cutoff = Millis(now_ms() - 60_000)
-    steps = [await store.trim_events(cutoff, 10) for _ in range(4)]
+    steps = [await store.events.trim_events(cutoff, 10) for _ in range(4)]
     assert steps == [10, 10, 5, 0]
-    kept = await store.kept_events()
+    kept = await store.events.kept_events()
     assert (kept.trimmed, kept.oldest) == (25, 26)
     # The young events right after the trimmed ones are read at once: no gap to wait for.
     assert await _ids(store) == [26, 27, 28, 29, 30]
-    assert await store.latest_event_id(now_ms()) == 30
+    assert await store.events.latest_event_id(now_ms()) == 30
 
 
 async def test_trim_stops_at_the_first_young_event_and_keeps_the_newest(store: Store) -> None:
@@ -48,12 +48,12 @@ async def test_trim_stops_at_the_first_young_event_and_keeps_the_newest(store: S
     await _events(store, 1, now_ms())  # event 4: young
     await _events(store, 3, old)  # 5..7: old again (a skewed clock) but after a young one
     assert await retention.trim_once(store, Millis(now_ms() - 60_000)) == 3
-    assert (await store.kept_events()).oldest == 4  # the kept log stays a contiguous tail
+    assert (await store.events.kept_events()).oldest == 4  # the kept log stays a contiguous tail
     await _events(store, 2, old)  # 8, 9
     fresh = await _events(store, 1, old)  # 10: the newest, old too
     assert fresh == [10]
     assert await retention.trim_once(store, now_ms()) == 9 - 3
-    kept = await store.kept_events()
+    kept = await store.events.kept_events()
     assert (kept.trimmed, kept.oldest) == (9, 10)  # the newest stays: the log's head is known
     assert await _ids(store) == [10]
 
@@ -98,7 +98,7 @@ async def test_writes_go_on_while_a_large_trim_runs(store: Store) -> None:
     assert gone == 3000
     assert len(written_during) >= 6  # the trim's steps took turns with the writers
     assert await _ids(store, 0) == sorted(await _ids(store, 0))
-    assert (await store.kept_events()).oldest == 3001
+    assert (await store.events.kept_events()).oldest == 3001
 
 
 async def test_a_replay_overtaken_by_the_trimmer_ends_gone_not_with_a_gap(store: Store) -> None:

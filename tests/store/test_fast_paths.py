@@ -122,8 +122,8 @@ async def twin(store: Store, start: Start, blocker: int) -> Twin:
         depends_on=(blocker,) if start.waiting else (),
         max_attempts=3,
     )
-    [task] = await store.create_tasks(PROJECT, [spec], CREATOR, T0)
-    [child] = await store.create_tasks(
+    [task] = await store.tasks.create_tasks(PROJECT, [spec], CREATOR, T0)
+    [child] = await store.tasks.create_tasks(
         PROJECT, [NewTask(title="child", depends_on=(task.id,))], CREATOR, T0
     )
     for n, step in enumerate(start.steps, 1):
@@ -137,7 +137,7 @@ async def twins(store: Store, start: Start, blocker: int) -> tuple[Twin, Twin]:
 
 
 async def blocker(store: Store) -> int:
-    [task] = await store.create_tasks(PROJECT, [NewTask(title="blocker")], CREATOR, T0)
+    [task] = await store.tasks.create_tasks(PROJECT, [NewTask(title="blocker")], CREATOR, T0)
     return task.id
 
 
@@ -171,10 +171,10 @@ def answer_view(answer: Answer, roles: dict[int, str]) -> object:
 
 async def observed(store: Store, twin: Twin, answer: Answer) -> dict[str, Any]:
     """The answer, the task as stored, and the events of the task and its dependent."""
-    stored = await store.get_task(twin.task.id, PROJECT, with_messages=True)
+    stored = await store.tasks.get_task(twin.task.id, PROJECT, with_messages=True)
     events = []
     for task_id in (twin.task.id, twin.child):
-        for event in await store.events(EventQuery(task_id=task_id, limit=1000), now_ms()):
+        for event in await store.events.read(EventQuery(task_id=task_id, limit=1000), now_ms()):
             e = event.to_json()
             del e["id"]  # the log's own counter
             e["task_id"] = twin.roles[e["task_id"]]
@@ -219,12 +219,12 @@ async def test_fast_paths_agree_with_the_general_path(store: Store, verb: str) -
         fast_action = action(verb, lease_token(token_kind, fast.task))
         slow_action = action(verb, lease_token(token_kind, slow.task))
         if verb == "complete_many":
-            [fast_answer] = await store.transition_many(
+            [fast_answer] = await store.tasks.transition_many(
                 PROJECT, [(fast.task.id, fast_action)], actor, ACTED
             )
         else:
             fast_answer = await caught(
-                store.transition(fast.task.id, PROJECT, fast_action, actor, ACTED)
+                store.tasks.transition(fast.task.id, PROJECT, fast_action, actor, ACTED)
             )
         slow_answer = await caught(general(store)(slow.task.id, PROJECT, slow_action, actor, ACTED))
         kinds.add(type(slow_answer).__name__)
@@ -255,7 +255,7 @@ async def test_one_batch_of_every_case_agrees_with_the_general_path(
         ]
         return once + once
 
-    fast_answers = await store.transition_many(PROJECT, items(lambda p: p[1]), actor, ACTED)
+    fast_answers = await store.tasks.transition_many(PROJECT, items(lambda p: p[1]), actor, ACTED)
     slow_answers = [
         await caught(general(store)(task_id, PROJECT, a, actor, ACTED))
         for task_id, a in items(lambda p: p[2])
@@ -279,7 +279,7 @@ async def test_a_batch_whose_items_interact_agrees_with_running_them_in_order(
     answers, seen = [], []
     for verb in (store.transition_many, None):
         dependency = await twin(store, STARTS[2], waited_on)  # in_progress, held by HOLDER
-        [dependent] = await store.create_tasks(
+        [dependent] = await store.tasks.create_tasks(
             PROJECT, [NewTask(title="dependent", depends_on=(dependency.task.id,))], CREATOR, T0
         )
         roles = {**dependency.roles, dependent.id: "dependent"}

@@ -32,27 +32,27 @@ SLACK = 128 * 1024
 async def upkeep(store: Store) -> None:
     """One round of what ``ats serve`` runs beside the requests, every second: feed retention
     (service/feed.py), then the reaper's upkeep (fold the count ledger, tidy)."""
-    await store.trim_feed(KEEP)
-    await store.fold_counts()
-    await store.tidy(reaper.TIDY_DEAD_ROWS)
+    await store.feed.trim_feed(KEEP)
+    await store.upkeep.fold_counts()
+    await store.upkeep.tidy(reaper.TIDY_DEAD_ROWS)
 
 
 async def churn(store: Store) -> None:
     for r in range(TASKS // ROUND):
         specs = [NewTask(title=f"churn {r}-{i}", payload={"i": i}) for i in range(ROUND)]
-        await store.create_tasks(1, specs, ACTOR, now_ms())
+        await store.tasks.create_tasks(1, specs, ACTOR, now_ms())
         claimed = 0
         while claimed < ROUND:
-            got = await store.claim_next(1, None, None, 60_000, 10, ACTOR, now_ms())
+            got = await store.tasks.claim_next(1, None, None, 60_000, 10, ACTOR, now_ms())
             claimed += len(got)
             done: list[tuple[int, Action]] = [(t.id, Complete({"ok": True})) for t in got]
-            await store.transition_many(1, done, ACTOR, now_ms())
+            await store.tasks.transition_many(1, done, ACTOR, now_ms())
         for b in range(0, ROUND, 10):
             items = [
                 NewFeedEvent(1, f"agent-{i % 7}", FeedType.FINDING, f"step {r}-{b + i}")
                 for i in range(10)
             ]
-            await store.publish_feed(items, now_ms())
+            await store.feed.publish_feed(items, now_ms())
         # Upkeep at fixed points, not on a clock, so the figures do not depend on how fast this
         # machine is: a round stands for one second of a server doing 100 claim + complete
         # cycles and publishing 100 feed events a second into one project.
@@ -75,9 +75,9 @@ async def test_tables_stay_within_twice_their_live_size_under_churn(db_url: str)
     store = await open_store(db_url, pool_size=5)
     try:
         await churn(store)
-        churned = await store.storage_stats()
-        await store.compact(full=True)
-        compacted = await store.storage_stats()
+        churned = await store.upkeep.storage_stats()
+        await store.upkeep.compact(full=True)
+        compacted = await store.upkeep.storage_stats()
     finally:
         await store.close()
 
@@ -105,23 +105,23 @@ async def test_tables_stay_within_twice_their_live_size_under_churn(db_url: str)
 async def test_sqlite_gives_free_pages_back_in_steps(tmp_path: Path) -> None:
     store = await open_store(f"sqlite:///{tmp_path}/ats.db")
     try:
-        await store.migrate()
+        await store.upkeep.migrate()
         items = [NewFeedEvent(1, "a", FeedType.FINDING, "s", "x" * 2000) for _ in range(100)]
         for _ in range(20):
-            await store.publish_feed(items, now_ms())
-        full = await store.storage_stats()
-        await store.clear_feed(None)  # 8 MB of pages free at once
-        freed = (await store.storage_stats())["database"]
+            await store.feed.publish_feed(items, now_ms())
+        full = await store.upkeep.storage_stats()
+        await store.feed.clear_feed(None)  # 8 MB of pages free at once
+        freed = (await store.upkeep.storage_stats())["database"]
         assert freed["free_pages"] > 1000 and freed["auto_vacuum"] == "incremental"
         steps = 0
-        while await store.tidy(reaper.TIDY_DEAD_ROWS):
+        while await store.upkeep.tidy(reaper.TIDY_DEAD_ROWS):
             steps += 1
-        left = (await store.storage_stats())["database"]
-        await store.publish_feed(items[:1], now_ms())
-        await store.tidy(reaper.TIDY_DEAD_ROWS)  # rows were written since the last round
-        busy = (await store.storage_stats())["database"]
-        await store.tidy(reaper.TIDY_DEAD_ROWS)  # none since: idle
-        idle = (await store.storage_stats())["database"]
+        left = (await store.upkeep.storage_stats())["database"]
+        await store.feed.publish_feed(items[:1], now_ms())
+        await store.upkeep.tidy(reaper.TIDY_DEAD_ROWS)  # rows were written since the last round
+        busy = (await store.upkeep.storage_stats())["database"]
+        await store.upkeep.tidy(reaper.TIDY_DEAD_ROWS)  # none since: idle
+        idle = (await store.upkeep.storage_stats())["database"]
     finally:
         await store.close()
     assert steps > 1  # small steps on the event loop, not one long one
@@ -133,9 +133,9 @@ async def test_sqlite_gives_free_pages_back_in_steps(tmp_path: Path) -> None:
 async def test_db_stats_on_postgresql(pg_url: str) -> None:
     store = await open_store(pg_url)
     try:
-        await store.create_tasks(1, [NewTask(title="one")], ACTOR, now_ms())
-        stats = await store.storage_stats()
-        assert await store.tidy(0)  # everything churned is vacuumed at a threshold of 0
+        await store.tasks.create_tasks(1, [NewTask(title="one")], ACTOR, now_ms())
+        stats = await store.upkeep.storage_stats()
+        assert await store.upkeep.tidy(0)  # everything churned is vacuumed at a threshold of 0
     finally:
         await store.close()
     tasks = next(t for t in stats["tables"] if t["name"] == "tasks")

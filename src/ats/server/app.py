@@ -49,7 +49,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = await open_store(url, pool_size=pool_size)
         if migrate:
-            await store.migrate()
+            await store.upkeep.migrate()
         bus = EventBus(store)
         await bus.start()
         feed_bus = FeedBus(store)

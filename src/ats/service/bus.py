@@ -229,7 +229,7 @@ class Bus(Generic[T]):
 
     async def start(self) -> None:
         self.position = await self.head()
-        self.store.listen(self._wake.set)
+        self.store.events.listen(self._wake.set)
         self._task = asyncio.create_task(self._tail(), name=f"ats-{self.name}")
 
     async def stop(self) -> None:
@@ -245,7 +245,7 @@ class Bus(Generic[T]):
     def wake(self) -> None:
         """Events were committed through this process: read the log now, and tell the others."""
         self._wake.set()
-        self.store.announce()
+        self.store.events.announce()
 
     async def subscribe(self, wanted: Filter[T]) -> Subscription[T]:
         if not self._subscribers:
@@ -296,10 +296,10 @@ class EventBus(Bus[Event]):
     settles = True
 
     async def read(self, after: Any, limit: int) -> list[Event]:
-        return await self.store.events(EventQuery(since=after, limit=limit), now_ms())
+        return await self.store.events.read(EventQuery(since=after, limit=limit), now_ms())
 
     async def head(self) -> int:
-        return await self.store.latest_event_id(now_ms())
+        return await self.store.events.latest_event_id(now_ms())
 
     async def ensure_kept(self, since: Any, first: Any = None) -> None:
         await retention.ensure_kept(self.store, since, first)
@@ -311,7 +311,7 @@ class FeedBus(Bus[FeedEvent]):
     name = "feed-bus"
 
     async def read(self, after: Any, limit: int) -> list[FeedEvent]:
-        return await self.store.list_feed(FeedQuery(after=after, limit=limit))
+        return await self.store.feed.list_feed(FeedQuery(after=after, limit=limit))
 
     async def head(self) -> str:
-        return await self.store.feed_head()
+        return await self.store.feed.feed_head()

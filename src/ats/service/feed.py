@@ -91,7 +91,7 @@ class FeedService:
 
     async def publish(self, item: NewFeedEvent) -> FeedEvent:
         if self._writer is None:  # not started (tests, tools): write directly
-            [event] = await self.store.publish_feed([item], self.clock())
+            [event] = await self.store.feed.publish_feed([item], self.clock())
             self._grown = True
             self.on_write()
             return event
@@ -120,7 +120,7 @@ class FeedService:
 
     async def _write(self, batch: list[Pending]) -> None:
         try:
-            events = await self.store.publish_feed([i for i, _ in batch], self.clock())
+            events = await self.store.feed.publish_feed([i for i, _ in batch], self.clock())
         except Exception as exc:
             if len(batch) > 1 and not isinstance(exc, Unavailable):
                 # One item the database refused must not fail its batch-mates: each on its own,
@@ -151,7 +151,7 @@ class FeedService:
             if self._grown and self.keep > 0:
                 self._grown = False
                 try:
-                    await self.store.trim_feed(self.keep)
+                    await self.store.feed.trim_feed(self.keep)
                 except Exception:  # the next round tries again
                     self._grown = True
                     log.exception("feed retention round failed")
@@ -174,29 +174,29 @@ class FeedService:
         pid = self._projects.get(path)
         if pid is None:
             org, _, slug = path.partition("/")
-            pid = self._projects[path] = (await self.store.get_project(org, slug)).id
+            pid = self._projects[path] = (await self.store.catalog.get_project(org, slug)).id
         return pid
 
     # --- reading --------------------------------------------------------------------------------
 
     async def events(self, q: FeedQuery) -> list[FeedEvent]:
-        return await self.store.list_feed(q)
+        return await self.store.feed.list_feed(q)
 
     async def get(self, event_id: str, project_id: int | None) -> FeedEvent:
-        event = await self.store.get_feed_event(event_id, project_id)
+        event = await self.store.feed.get_feed_event(event_id, project_id)
         if event is None:
             raise NotFound("Event not found")
         return event
 
     async def clear(self, project_id: int | None) -> None:
-        await self.store.clear_feed(project_id)
+        await self.store.feed.clear_feed(project_id)
 
     async def stats(self, project_id: int | None) -> dict[str, Any]:
-        return await self.store.feed_stats(project_id)
+        return await self.store.feed.feed_stats(project_id)
 
     async def import_events(self, project_id: int, events: list[FeedEvent]) -> int:
-        added = await self.store.import_feed(project_id, events)
+        added = await self.store.feed.import_feed(project_id, events)
         if added:
-            await self.store.trim_feed(self.keep)
+            await self.store.feed.trim_feed(self.keep)
             self.on_write()
         return added

@@ -27,7 +27,7 @@ TIDY_DEAD_ROWS = 2000
 async def reap_once(store: Store) -> int:
     total = 0
     while True:
-        n = await store.expire_leases(now_ms(), BATCH)
+        n = await store.tasks.expire_leases(now_ms(), BATCH)
         total += n
         if n < BATCH:
             return total
@@ -44,10 +44,10 @@ async def reap_forever(
                 log.info("expired %d lease(s)", expired)
                 on_write()
             # Keeps the PostgreSQL count ledger short, so stats and counts stay cheap to read.
-            await store.fold_counts()
+            await store.upkeep.fold_counts()
             if time.monotonic() >= tidy_due:
                 tidy_due = time.monotonic() + TIDY_EVERY_S
-                await store.tidy(TIDY_DEAD_ROWS)
+                await store.upkeep.tidy(TIDY_DEAD_ROWS)
         except asyncio.CancelledError:
             raise
         except Unavailable as exc:  # the database is away: one line, the next round retries

@@ -33,7 +33,7 @@ async def ensure_kept(store: Store, since: int, first: int | None = None) -> Non
     """
     if first == since + 1:
         return
-    kept = await store.kept_events()
+    kept = await store.events.kept_events()
     if kept.gone(since):
         oldest = kept.oldest if kept.oldest is not None else kept.trimmed + 1
         raise Gone(
@@ -51,7 +51,9 @@ def trim_interval(retention_s: float) -> float:
 async def trim_once(store: Store, before: Millis, batch: int = BATCH) -> int:
     """Trim every event written before ``before``, one bounded step at a time."""
     total = 0
-    while n := await store.trim_events(before, batch):  # a step may be smaller than ``batch``
+    while n := await store.events.trim_events(
+        before, batch
+    ):  # a step may be smaller than ``batch``
         total += n
         await asyncio.sleep(0)  # writers waiting for the store take their turn here
     return total

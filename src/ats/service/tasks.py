@@ -61,7 +61,7 @@ class TaskService:
     async def scope(self, org: str | None, project: str | None) -> Scope:
         if org is None or project is None:
             if self._default is None:
-                self._default = (await self.store.default_project()).id
+                self._default = (await self.store.catalog.default_project()).id
             return Scope(None, self._default)
         pid = await self._project_id(org, project)
         return Scope(pid, pid)
@@ -70,7 +70,7 @@ class TaskService:
         key = (org, project)
         pid = self._projects.get(key)
         if pid is None:
-            pid = (await self.store.get_project(org, project)).id
+            pid = (await self.store.catalog.get_project(org, project)).id
             self._projects[key] = pid
         return pid
 
@@ -79,16 +79,16 @@ class TaskService:
         self._projects.clear()
 
     async def create(self, scope: Scope, specs: list[NewTask], actor: Actor) -> list[Task]:
-        result = await self.store.create_tasks(scope.create_in, specs, actor, self.clock())
+        result = await self.store.tasks.create_tasks(scope.create_in, specs, actor, self.clock())
         self.on_write()
         return result
 
     async def get(self, scope: Scope, task_id: int) -> Task:
-        return await self.store.get_task(task_id, scope.project_id, with_messages=True)
+        return await self.store.tasks.get_task(task_id, scope.project_id, with_messages=True)
 
     async def list_tasks(self, query: TaskQuery) -> tuple[list[Task], bool]:
         """One page, and whether more match after it (one row more is read to know)."""
-        tasks = await self.store.list_tasks(dataclasses.replace(query, limit=query.limit + 1))
+        tasks = await self.store.tasks.list_tasks(dataclasses.replace(query, limit=query.limit + 1))
         return tasks[: query.limit], len(tasks) > query.limit
 
     async def count_tasks(self, query: TaskQuery) -> tuple[int, bool]:
@@ -96,13 +96,15 @@ class TaskService:
 
         The common filters (project, statuses, a channel and/or a type) are read from the
         counters kept with every change (O(1)); any other filter counts at most 10,000 rows."""
-        exact = await self.store.exact_count(query)
+        exact = await self.store.tasks.exact_count(query)
         if exact is not None:
             return exact, False
-        return await self.store.count_tasks(query)
+        return await self.store.tasks.count_tasks(query)
 
     async def act(self, scope: Scope, task_id: int, action: Action, actor: Actor) -> Task:
-        result = await self.store.transition(task_id, scope.project_id, action, actor, self.clock())
+        result = await self.store.tasks.transition(
+            task_id, scope.project_id, action, actor, self.clock()
+        )
         self.on_write()
         kind = _MIRRORED.get(type(action))
         if kind is not None and self.mirror is not None:
@@ -112,7 +114,9 @@ class TaskService:
     async def act_many(
         self, scope: Scope, items: list[tuple[int, Action]], actor: Actor
     ) -> list[Task | AtsError]:
-        result = await self.store.transition_many(scope.project_id, items, actor, self.clock())
+        result = await self.store.tasks.transition_many(
+            scope.project_id, items, actor, self.clock()
+        )
         self.on_write()
         if self.mirror is not None:
             for (_, action), outcome in zip(items, result, strict=True):
@@ -124,14 +128,14 @@ class TaskService:
     async def set_dependencies(
         self, scope: Scope, task_id: int, depends_on: list[int], actor: Actor
     ) -> Task:
-        result = await self.store.set_dependencies(
+        result = await self.store.tasks.set_dependencies(
             task_id, scope.project_id, depends_on, actor, self.clock()
         )
         self.on_write()
         return result
 
     async def delete(self, scope: Scope, task_id: int, actor: Actor) -> None:
-        await self.store.delete_task(task_id, scope.project_id, actor, self.clock())
+        await self.store.tasks.delete_task(task_id, scope.project_id, actor, self.clock())
         self.on_write()
 
     async def claim_next(
@@ -143,7 +147,7 @@ class TaskService:
         limit: int,
         actor: Actor,
     ) -> list[Task]:
-        result = await self.store.claim_next(
+        result = await self.store.tasks.claim_next(
             scope.project_id, channel, task_type, lease_ms, limit, actor, self.clock()
         )
         self.on_write()
@@ -154,27 +158,29 @@ class TaskService:
     async def add_message(
         self, scope: Scope, task_id: int, parts: list[dict[str, Any]], actor: Actor
     ) -> Message:
-        result = await self.store.add_message(task_id, scope.project_id, parts, actor, self.clock())
+        result = await self.store.tasks.add_message(
+            task_id, scope.project_id, parts, actor, self.clock()
+        )
         self.on_write()
         return result
 
     async def messages(self, scope: Scope, task_id: int) -> list[Message]:
-        return await self.store.list_messages(task_id, scope.project_id)
+        return await self.store.tasks.list_messages(task_id, scope.project_id)
 
     async def stats(self, scope: Scope) -> dict[str, Any]:
-        return await self.store.stats(scope.project_id, self.clock())
+        return await self.store.tasks.stats(scope.project_id, self.clock())
 
     async def events(self, query: EventQuery, checked: bool = True) -> list[Event]:
         """The log after ``query.since``; Gone (410) when some of it was trimmed, unless
         ``checked`` is False (the reader asked for no particular start: the oldest kept)."""
-        events = await self.store.events(query, self.clock())
+        events = await self.store.events.read(query, self.clock())
         if checked:
             await retention.ensure_kept(self.store, query.since, events[0].id if events else None)
         return events
 
     async def latest_event_id(self) -> int:
-        return await self.store.latest_event_id(self.clock())
+        return await self.store.events.latest_event_id(self.clock())
 
     async def oldest_event_id(self) -> int | None:
         """The oldest event retention kept (None: the log is empty)."""
-        return (await self.store.kept_events()).oldest
+        return (await self.store.events.kept_events()).oldest

@@ -1,4 +1,4 @@
-"""Persistence: one :class:`~ats.store.base.Store` Protocol, a SQLite and a PostgreSQL backend."""
+"""Persistence: narrow ports composed into one :class:`~ats.store.ports.Store`, on two backends."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 
 from ats import redact
 from ats.errors import InvalidInput
-from ats.store.base import EventQuery, NewTask, Store, TaskQuery
+from ats.store.base import EventQuery, NewTask, TaskQuery
+from ats.store.ports import Store
 
 __all__ = [
     "DEFAULT_URL",
@@ -61,7 +62,7 @@ async def upgrade_database(url: str | None = None) -> list[str]:
     """Apply pending migrations; returns the names applied (``ats db upgrade``)."""
     store = await open_store(url, pool_size=2)
     try:
-        return await store.migrate()
+        return await store.upkeep.migrate()
     finally:
         await store.close()
 
@@ -70,7 +71,7 @@ async def storage_stats(url: str | None = None) -> dict[str, Any]:
     """Rows and bytes per table and per index, the database's size (``ats db stats``)."""
     store = await open_store(url, pool_size=2)
     try:
-        return await store.storage_stats()
+        return await store.upkeep.storage_stats()
     finally:
         await store.close()
 
@@ -79,7 +80,7 @@ async def vacuum_database(url: str | None = None, *, full: bool = False) -> dict
     """VACUUM now; sizes before and after (``ats db vacuum``)."""
     store = await open_store(url, pool_size=2)
     try:
-        return await store.compact(full)
+        return await store.upkeep.compact(full)
     finally:
         await store.close()
 

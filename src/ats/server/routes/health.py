@@ -16,7 +16,7 @@ router = APIRouter(tags=["health"], route_class=JsonRoute)
 
 @router.get("/health", summary="Server and database status", responses=wire.answers(wire.Health))
 async def health(svc: Svc) -> JSON:
-    await svc.store.ping()
+    await svc.store.upkeep.ping()
     return JSON(
         {
             "status": "ok",

@@ -17,7 +17,7 @@ router = APIRouter(tags=["projects"], route_class=JsonRoute)
 
 @router.get("/orgs", summary="List organizations", responses=wire.answers(wire.OrganizationList))
 async def list_orgs(svc: Svc) -> JSON:
-    return JSON({"organizations": [o.to_json() for o in await svc.store.list_orgs()]})
+    return JSON({"organizations": [o.to_json() for o in await svc.store.catalog.list_orgs()]})
 
 
 @router.post(
@@ -27,7 +27,7 @@ async def list_orgs(svc: Svc) -> JSON:
     responses=wire.answers(wire.OrganizationAnswer, 409, status=201),
 )
 async def create_org(body: CreateOrg, svc: Svc) -> JSON:
-    org = await svc.store.create_org(body.slug, body.name or body.slug, svc.clock())
+    org = await svc.store.catalog.create_org(body.slug, body.name or body.slug, svc.clock())
     return JSON({"organization": org.to_json()}, status_code=201)
 
 
@@ -35,7 +35,7 @@ async def create_org(body: CreateOrg, svc: Svc) -> JSON:
     "/orgs/{org}", summary="An organization", responses=wire.answers(wire.OrganizationAnswer)
 )
 async def get_org(org: OrgPath, svc: Svc) -> JSON:
-    return JSON({"organization": (await svc.store.get_org(org)).to_json()})
+    return JSON({"organization": (await svc.store.catalog.get_org(org)).to_json()})
 
 
 @router.patch(
@@ -44,7 +44,7 @@ async def get_org(org: OrgPath, svc: Svc) -> JSON:
     responses=wire.answers(wire.OrganizationAnswer, 409),
 )
 async def update_org(org: OrgPath, body: UpdateOrg, svc: Svc) -> JSON:
-    updated = await svc.store.update_org(org, body.slug, body.name, svc.clock())
+    updated = await svc.store.catalog.update_org(org, body.slug, body.name, svc.clock())
     svc.forget_projects()
     return JSON({"organization": updated.to_json()})
 
@@ -62,7 +62,7 @@ async def list_projects(
         Query(description="Add pending_count, in_progress_count and total_count to each"),
     ] = False,
 ) -> JSON:
-    projects = await svc.store.list_projects(org, counts)
+    projects = await svc.store.catalog.list_projects(org, counts)
     return JSON({"projects": [p.to_json() for p in projects]})
 
 
@@ -73,7 +73,7 @@ async def list_projects(
     responses=wire.answers(wire.ProjectAnswer, 409, status=201),
 )
 async def create_project(org: OrgPath, body: CreateProject, svc: Svc) -> JSON:
-    project = await svc.store.create_project(
+    project = await svc.store.catalog.create_project(
         org, body.slug, body.name or body.slug, body.description, svc.clock()
     )
     return JSON({"project": project.to_json()}, status_code=201)
@@ -85,7 +85,7 @@ async def create_project(org: OrgPath, body: CreateProject, svc: Svc) -> JSON:
     responses=wire.answers(wire.ProjectAnswer),
 )
 async def get_project(org: OrgPath, project: ProjectPath, svc: Svc) -> JSON:
-    return JSON({"project": (await svc.store.get_project(org, project)).to_json()})
+    return JSON({"project": (await svc.store.catalog.get_project(org, project)).to_json()})
 
 
 @router.patch(
@@ -94,7 +94,7 @@ async def get_project(org: OrgPath, project: ProjectPath, svc: Svc) -> JSON:
     responses=wire.answers(wire.ProjectAnswer, 409),
 )
 async def update_project(org: OrgPath, project: ProjectPath, body: UpdateProject, svc: Svc) -> JSON:
-    updated = await svc.store.update_project(
+    updated = await svc.store.catalog.update_project(
         org, project, body.slug, body.name, body.description, svc.clock()
     )
     svc.forget_projects()

@@ -62,7 +62,7 @@ class PgCatalog(PgConnection):
 
         return await self._retrying(body)
 
-    async def events(self, q: EventQuery, now: Millis) -> list[Event]:
+    async def read(self, q: EventQuery, now: Millis) -> list[Event]:
         async def body() -> list[Event]:
             # Commit order is not id order on PostgreSQL: read only up to the first gap that a
             # transaction still in flight may fill (see safe_horizon).

@@ -130,6 +130,27 @@ class PgConnection:
         self._feed_clock: str | None = None  # the feed clock as this process last set it
         self._feed_trimmed = 0  # feed rows this process deleted since it last vacuumed them
 
+    # Transitional: the backend is still one class; it stands in for every port until split.
+    @property
+    def tasks(self) -> Self:
+        return self
+
+    @property
+    def events(self) -> Self:
+        return self
+
+    @property
+    def feed(self) -> Self:
+        return self
+
+    @property
+    def catalog(self) -> Self:
+        return self
+
+    @property
+    def upkeep(self) -> Self:
+        return self
+
     # --- plumbing -------------------------------------------------------------------------------
 
     async def open(self) -> Self:

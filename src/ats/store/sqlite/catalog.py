@@ -47,7 +47,7 @@ class SqliteCatalog(SqliteConnection):
     async def fold_counts(self) -> int:
         return 0  # the triggers add straight into the totals: nothing to fold
 
-    async def events(self, q: EventQuery, now: Millis) -> list[Event]:
+    async def read(self, q: EventQuery, now: Millis) -> list[Event]:
         # SQLite commits one writer at a time, so ids are already in commit order; the horizon
         # is computed as on PostgreSQL (it never stops short here) and costs an index scan.
         horizon = self._horizon(q.since, now)

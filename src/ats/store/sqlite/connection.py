@@ -140,6 +140,27 @@ class SqliteConnection:
         self._lock: asyncio.Lock | None = None
         self._paths: dict[int, str] = {}
 
+    # Transitional: the backend is still one class; it stands in for every port until split.
+    @property
+    def tasks(self) -> Self:
+        return self
+
+    @property
+    def events(self) -> Self:
+        return self
+
+    @property
+    def feed(self) -> Self:
+        return self
+
+    @property
+    def catalog(self) -> Self:
+        return self
+
+    @property
+    def upkeep(self) -> Self:
+        return self
+
     # --- plumbing -------------------------------------------------------------------------------
 
     def open(self) -> Self:
