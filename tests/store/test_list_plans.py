@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from ats.models import Millis, Status
-from ats.store import TaskQuery, listing
+from ats.store import TaskQuery, listing, sql
 from ats.store.base import Keyset
 from ats.store.postgres.store import DIALECT as PG
 from ats.store.sqlite.store import DIALECT as SQLITE
@@ -68,7 +68,7 @@ _VALUES = """
 
 
 def _sqlite_plan(db: sqlite3.Connection, st: listing.Statement) -> list[str]:
-    return [r[3] for r in db.execute(f"EXPLAIN QUERY PLAN {st.text}", st.args)]
+    return [r[3] for r in db.execute(f"EXPLAIN QUERY PLAN {st.text}", st.params)]
 
 
 def _pg_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -109,7 +109,8 @@ async def test_every_filter_and_sort_uses_an_index(db_url: str) -> None:
             await conn.execute("ANALYZE tasks")
             for name, q, ordered in CASES:
                 st = listing.list_statement(q, PG)
-                text = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {st.text}", *st.args)
+                numbered, args = sql.bind(st.text, st.params)
+                text = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {numbered}", *args)
                 nodes = _pg_nodes(json.loads(text)[0]["Plan"])
                 kinds = [node["Node Type"] for node in nodes]
                 if any(k == "Seq Scan" and node.get("Relation Name") == "tasks"
@@ -126,8 +127,11 @@ async def test_every_filter_and_sort_uses_an_index(db_url: str) -> None:
     ("q", "where"),
     [
         (TaskQuery(), ""),
-        (TaskQuery(statuses=(Status.PENDING,), channel="c"), " WHERE status = ?1 AND channel = ?2"),
-        (TaskQuery(search="ab"), " WHERE (ats_lower(title) LIKE ats_lower(?1)"),
+        (
+            TaskQuery(statuses=(Status.PENDING,), channel="c"),
+            " WHERE status = :status AND channel = :channel",
+        ),
+        (TaskQuery(search="ab"), " WHERE (ats_lower(title) LIKE ats_lower(:search_short)"),
         (TaskQuery(search="abc"), " WHERE id IN (SELECT rowid FROM tasks_fts"),
     ],
 )
@@ -135,21 +139,25 @@ def test_the_builder_emits_only_the_filters_given(q: TaskQuery, where: str) -> N
     st = listing.list_statement(q, SQLITE)
     assert "IS NULL" not in st.text
     assert st.text.startswith("SELECT * FROM tasks" + where)
-    n = len(st.args)
-    assert st.text.endswith(f"ORDER BY created_at DESC, id DESC LIMIT ?{n - 1} OFFSET ?{n}")
-    assert st.args[-2:] == (q.limit, q.offset)
+    assert st.text.endswith("ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset")
+    assert (st.params["limit"], st.params["offset"]) == (q.limit, q.offset)
 
 
-def test_keyset_and_placeholders_are_numbered_per_backend() -> None:
+def test_keyset_parameters_are_named_and_numbered_for_asyncpg() -> None:
     q = TaskQuery(channel="c", sort_by="priority", descending=False, after=Keyset(5, 42))
     pg = listing.list_statement(q, PG)
     assert pg.text.endswith(
-        "WHERE channel = $1 AND (priority, id) > ($3, $2) ORDER BY priority ASC, id ASC "
+        "WHERE channel = :channel AND (priority, id) > (:after_value, :after_id) "
+        "ORDER BY priority ASC, id ASC LIMIT :limit OFFSET :offset"
+    )
+    numbered, args = sql.bind(pg.text, pg.params)
+    assert numbered.endswith(
+        "WHERE channel = $1 AND (priority, id) > ($2, $3) ORDER BY priority ASC, id ASC "
         "LIMIT $4 OFFSET $5"
     )
-    assert pg.args == ("c", 42, 5, 50, 0)
-    count = listing.count_statement(q, PG)  # several filters: capped, and no keyset
-    assert count.text == "SELECT count(*) AS n FROM tasks WHERE channel = $1"
+    assert args == ["c", 5, 42, 50, 0]
+    count = listing.count_statement(q, PG)  # one filter: exact, and no keyset
+    assert count.text == "SELECT count(*) AS n FROM tasks WHERE channel = :channel"
     both = listing.count_statement(TaskQuery(channel="c", type="t"), PG)
-    assert both.text.endswith("WHERE type = $1 AND channel = $2 LIMIT $3) AS m")
-    assert both.args == ("t", "c", listing.COUNT_CAP + 1)
+    assert both.text.endswith("WHERE type = :type AND channel = :channel LIMIT :cap) AS m")
+    assert sql.bind(both.text, both.params)[1] == ["t", "c", listing.COUNT_CAP + 1]

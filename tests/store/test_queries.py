@@ -24,3 +24,11 @@ def test_parse_rejects_duplicate_names() -> None:
 
     with pytest.raises(ValueError, match="twice"):
         sql.parse("-- name: a\nSELECT 1\n-- name: a\nSELECT 2\n")
+
+
+def test_named_parameters_become_numbered_ones_outside_strings_comments_and_casts() -> None:
+    text = "SELECT :a::text, ':b', \"x:y\" -- :c\nFROM t WHERE id = :id AND x = :a"
+    numbered, names = sql.numbered(text)
+    assert numbered == "SELECT $1::text, ':b', \"x:y\" -- :c\nFROM t WHERE id = $2 AND x = $1"
+    assert names == ("a", "id")
+    assert sql.bind(text, {"id": 7, "a": "v", "unused": 0}) == (numbered, ["v", 7])

@@ -3,10 +3,10 @@
 A catch-all ``(? IS NULL OR col = ?)`` statement defeats the index of every column in both
 planners (PostgreSQL's generic plan and SQLite's planner must cover the NULL case, so they scan).
 Each backend instead names one fixed fragment per filter in its ``queries.sql``
-(``list_where_<filter>``, ``{0}`` standing for the filter's one parameter); this module picks the
-fragments of the filters that are set, numbers their parameters, and appends the keyset position
-and the whitelisted ORDER BY. Nothing from the request reaches the text: values are bound, the sort
-column comes from :data:`~ats.store.base.SORT_COLUMNS`.
+(``list_where_<filter>``, binding one parameter ``:<filter>``); this module picks the fragments of
+the filters that are set and appends the keyset position and the whitelisted ORDER BY. Nothing
+from the request reaches the text: values are bound, the sort column comes from
+:data:`~ats.store.base.SORT_COLUMNS`.
 """
 
 from __future__ import annotations
@@ -25,10 +25,9 @@ TRIGRAM = 3
 
 @dataclass(frozen=True, slots=True)
 class Dialect:
-    """What differs between the backends: their fragments and their placeholder spelling."""
+    """What differs between the backends: their fragments and how some values are bound."""
 
     queries: Mapping[str, str]
-    mark: Callable[[int], str]  # the n-th parameter (from 1): "?3" or "$3"
     statuses: Callable[[list[str]], Any]  # several statuses, bound as one parameter
     search: Callable[[str], Any]  # a search of TRIGRAM characters or more, bound for its fragment
 
@@ -36,7 +35,7 @@ class Dialect:
 @dataclass(frozen=True, slots=True)
 class Statement:
     text: str
-    args: tuple[Any, ...]
+    params: dict[str, Any]  # by name (``:project_id``)
     capped: bool = False  # a count that stops at COUNT_CAP + 1 rows
 
 
@@ -82,24 +81,23 @@ def _fragment(d: Dialect, name: str) -> str:
     return " ".join(line.strip() for line in lines if not line.lstrip().startswith("--"))
 
 
-def _where(q: TaskQuery, d: Dialect, keyset: bool) -> tuple[list[str], list[Any]]:
+def _where(q: TaskQuery, d: Dialect, keyset: bool) -> tuple[list[str], dict[str, Any]]:
     clauses: list[str] = []
-    args: list[Any] = []
+    params: dict[str, Any] = {}
     for name, value in _filters(q, d):
-        args.append(value)
-        clauses.append(_fragment(d, name).format(d.mark(len(args))))
+        params[name.removeprefix("list_where_")] = value
+        clauses.append(_fragment(d, name))
     if keyset and q.after is not None:
         column = SORT_COLUMNS[q.sort_by]
         op = "<" if q.descending else ">"
-        args.append(q.after.id)
-        last_id = d.mark(len(args))
+        params["after_id"] = q.after.id
         if column == "id":
-            clauses.append(f"id {op} {last_id}")
+            clauses.append(f"id {op} :after_id")
         else:
-            args.append(q.after.value)
+            params["after_value"] = q.after.value
             # A row comparison: both planners seek a (column, id) index straight to it.
-            clauses.append(f"({column}, id) {op} ({d.mark(len(args))}, {last_id})")
-    return clauses, args
+            clauses.append(f"({column}, id) {op} (:after_value, :after_id)")
+    return clauses, params
 
 
 def _where_text(clauses: list[str]) -> str:
@@ -108,15 +106,14 @@ def _where_text(clauses: list[str]) -> str:
 
 def list_statement(q: TaskQuery, d: Dialect) -> Statement:
     """One page: the filters, after the keyset position if any, in the requested order."""
-    clauses, args = _where(q, d, keyset=True)
+    clauses, params = _where(q, d, keyset=True)
     column = SORT_COLUMNS[q.sort_by]
     direction = "DESC" if q.descending else "ASC"
     order = f"{column} {direction}" if column == "id" else f"{column} {direction}, id {direction}"
-    args += [q.limit, q.offset]
-    limit, offset = d.mark(len(args) - 1), d.mark(len(args))
+    params |= {"limit": q.limit, "offset": q.offset}
     where = _where_text(clauses)
-    text = f"{_fragment(d, 'list_tasks')}{where} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
-    return Statement(text, tuple(args))
+    text = f"{_fragment(d, 'list_tasks')}{where} ORDER BY {order} LIMIT :limit OFFSET :offset"
+    return Statement(text, params)
 
 
 def counts_exactly(q: TaskQuery) -> bool:
@@ -134,13 +131,13 @@ def counts_exactly(q: TaskQuery) -> bool:
 
 def count_statement(q: TaskQuery, d: Dialect) -> Statement:
     """``SELECT … AS n``: every match when :func:`counts_exactly`, else at most COUNT_CAP + 1."""
-    clauses, args = _where(q, d, keyset=False)
+    clauses, params = _where(q, d, keyset=False)
     where = _where_text(clauses)
     if counts_exactly(q):
-        return Statement(f"SELECT count(*) AS n FROM tasks{where}", tuple(args))
-    args.append(COUNT_CAP + 1)
-    text = f"SELECT count(*) AS n FROM (SELECT 1 FROM tasks{where} LIMIT {d.mark(len(args))}) AS m"
-    return Statement(text, tuple(args), capped=True)
+        return Statement(f"SELECT count(*) AS n FROM tasks{where}", params)
+    params["cap"] = COUNT_CAP + 1
+    text = f"SELECT count(*) AS n FROM (SELECT 1 FROM tasks{where} LIMIT :cap) AS m"
+    return Statement(text, params, capped=True)
 
 
 def counted(st: Statement, n: int) -> tuple[int, bool]:

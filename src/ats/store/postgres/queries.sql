@@ -147,51 +147,51 @@ DELETE FROM tasks WHERE id = $1
 
 -- name: list_tasks
 -- The head of a page of GET /tasks. ats.store.listing appends the WHERE clause from the
--- list_where_* fragments below (only the filters given; `{0}` is that filter's parameter), the
+-- list_where_* fragments below (only the filters given; each binds one parameter named after its filter), the
 -- keyset position and the ORDER BY; count_tasks is built there from the same fragments.
 SELECT * FROM tasks
 
 -- name: list_where_project
-project_id = {0}
+project_id = :project
 
 -- name: list_where_status
-status = {0}
+status = :status
 
 -- name: list_where_type
-type = {0}
+type = :type
 
 -- name: list_where_channel
-channel = {0}
+channel = :channel
 
 -- name: list_where_assignee
-assignee_id = {0}
+assignee_id = :assignee
 
 -- name: list_where_priority
-priority = {0}
+priority = :priority
 
 -- name: list_where_min_priority
-priority >= {0}
+priority >= :min_priority
 
 -- name: list_where_max_priority
-priority <= {0}
+priority <= :max_priority
 
 -- name: list_where_created_after
-created_at > {0}
+created_at > :created_after
 
 -- name: list_where_updated_after
-updated_at > {0}
+updated_at > :updated_after
 
 -- name: list_where_statuses
-status = ANY({0}::text[])
+status = ANY(:statuses::text[])
 
 -- name: list_where_search
 -- pg_trgm GIN indexes on title and description (migration 0004) serve ILIKE '%…%'.
-(title ILIKE {0} ESCAPE '\' OR description ILIKE {0} ESCAPE '\')
+(title ILIKE :search ESCAPE '\' OR description ILIKE :search ESCAPE '\')
 
 -- name: list_where_search_short
 -- Under 3 characters pg_trgm extracts no trigram; the planner then prefers scanning within the
 -- other filters. Same meaning as list_where_search.
-(title ILIKE {0} ESCAPE '\' OR description ILIKE {0} ESCAPE '\')
+(title ILIKE :search_short ESCAPE '\' OR description ILIKE :search_short ESCAPE '\')
 
 -- name: claim_next
 -- Claim-next in one statement: pick the best claimable rows (skipping rows other claimers hold),

@@ -17,7 +17,7 @@ import asyncpg
 from ats.errors import AtsError, InvalidInput
 from ats.lifecycle import Action
 from ats.models import Actor, EventType, Message, Millis, Task
-from ats.store import listing
+from ats.store import listing, sql
 from ats.store.base import (
     NewTask,
     TaskQuery,
@@ -44,7 +44,6 @@ CLAIM_IN_CHANNEL = Q["claim_next"].replace("{channel}", "t.channel = $2")
 
 DIALECT = listing.Dialect(
     queries=Q,
-    mark=lambda n: f"${n}",
     statuses=list,
     search=listing.like_pattern,
 )
@@ -130,17 +129,19 @@ class PostgresStore(PgFeed, PgUpkeep):
 
     async def list_tasks(self, q: TaskQuery) -> list[Task]:
         st = listing.list_statement(q, DIALECT)
+        text, args = sql.bind(st.text, st.params)
 
         async def body() -> list[Task]:
-            return [await self._task(r) for r in await self.pool.fetch(st.text, *st.args)]
+            return [await self._task(r) for r in await self.pool.fetch(text, *args)]
 
         return await self._retrying(body)
 
     async def count_tasks(self, q: TaskQuery) -> tuple[int, bool]:
         st = listing.count_statement(q, DIALECT)
+        text, args = sql.bind(st.text, st.params)
 
         async def body() -> tuple[int, bool]:
-            return listing.counted(st, int(await self.pool.fetchval(st.text, *st.args)))
+            return listing.counted(st, int(await self.pool.fetchval(text, *args)))
 
         return await self._retrying(body)
 

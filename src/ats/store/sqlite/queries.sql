@@ -101,53 +101,53 @@ DELETE FROM tasks WHERE id = ?1
 
 -- name: list_tasks
 -- The head of a page of GET /tasks. ats.store.listing appends the WHERE clause from the
--- list_where_* fragments below (only the filters given; `{0}` is that filter's parameter), the
+-- list_where_* fragments below (only the filters given; each binds one parameter named after its filter), the
 -- keyset position and the ORDER BY; count_tasks is built there from the same fragments.
 SELECT * FROM tasks
 
 -- name: list_where_project
-project_id = {0}
+project_id = :project
 
 -- name: list_where_status
-status = {0}
+status = :status
 
 -- name: list_where_type
-type = {0}
+type = :type
 
 -- name: list_where_channel
-channel = {0}
+channel = :channel
 
 -- name: list_where_assignee
-assignee_id = {0}
+assignee_id = :assignee
 
 -- name: list_where_priority
-priority = {0}
+priority = :priority
 
 -- name: list_where_min_priority
-priority >= {0}
+priority >= :min_priority
 
 -- name: list_where_max_priority
-priority <= {0}
+priority <= :max_priority
 
 -- name: list_where_created_after
-created_at > {0}
+created_at > :created_after
 
 -- name: list_where_updated_after
-updated_at > {0}
+updated_at > :updated_after
 
 -- name: list_where_statuses
-status IN (SELECT value FROM json_each({0}))
+status IN (SELECT value FROM json_each(:statuses))
 
 -- name: list_where_search
 -- The trigram FTS index (migration 0004); the parameter is the search as one quoted phrase.
-id IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH {0})
+id IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH :search)
 
 -- name: list_where_search_short
 -- 1–2 characters are shorter than a trigram, so the index cannot answer: a LIKE scan, bounded
 -- only by the other filters. ats_lower (Python's str.lower, registered on the connection) folds
 -- case beyond ASCII as the trigram index does; LIKE alone folds only A–Z.
-(ats_lower(title) LIKE ats_lower({0}) ESCAPE '\'
- OR ats_lower(description) LIKE ats_lower({0}) ESCAPE '\')
+(ats_lower(title) LIKE ats_lower(:search_short) ESCAPE '\'
+ OR ats_lower(description) LIKE ats_lower(:search_short) ESCAPE '\')
 
 -- name: claim_next
 -- Runs under BEGIN IMMEDIATE, so the pick and the hand-over cannot interleave with another

@@ -48,7 +48,6 @@ CLAIM_IN_CHANNEL = (
 
 DIALECT = listing.Dialect(
     queries=Q,
-    mark=lambda n: f"?{n}",
     statuses=_dumps,
     # One FTS5 phrase (a `"` inside is doubled): matches it as a substring, `%` and `_` included.
     search=lambda text: '"' + text.replace('"', '""') + '"',
@@ -107,12 +106,12 @@ class SqliteStore(SqliteFeed, SqliteUpkeep):
     async def list_tasks(self, q: TaskQuery) -> list[Task]:
         st = listing.list_statement(q, DIALECT)
         with _translated():
-            return [self._task(_decoded(r)) for r in self.db.execute(st.text, st.args)]
+            return [self._task(_decoded(r)) for r in self.db.execute(st.text, st.params)]
 
     async def count_tasks(self, q: TaskQuery) -> tuple[int, bool]:
         st = listing.count_statement(q, DIALECT)
         with _translated():
-            return listing.counted(st, int(self.db.execute(st.text, st.args).fetchone()["n"]))
+            return listing.counted(st, int(self.db.execute(st.text, st.params).fetchone()["n"]))
 
     async def transition(
         self, task_id: int, project_id: int | None, action: Action, actor: Actor, now: Millis
