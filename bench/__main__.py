@@ -25,6 +25,7 @@ SUITES: dict[str, tuple[str, str]] = {
     "dispatch": ("bench.dispatch.main", "ats dispatch: pickup latency, throughput vs raw spawn"),
     "tags": ("bench.tags.main", "ats tag find over 10,000 files vs grep -rE"),
     "scale": ("bench.scale.main", "request latency as the tables grow 10k → 100k → 1M tasks"),
+    "churn": ("bench.scale.churn", "table sizes after 1M claim+complete cycles and feed publishes"),
 }
 
 
