@@ -3,7 +3,7 @@
 CLI, the SDK and the dashboard make. See bench/README.md, "Scale".
 
     .venv/bin/python -m bench run scale [--backend sqlite|postgres|both]
-        [--sizes 10000,100000,1000000] [--samples 50] [--budget 30]
+        [--sizes 10000,100000,1000000] [--samples 50] [--budget 30] [--walk]
 
 Exit status: 0 when every request got the answer it should; 1 otherwise. A p50 that grew more
 than 2x from the first size to the last shows as MISS in the table, not in the exit status.
@@ -23,6 +23,7 @@ from bench.common.target import PG_ADMIN, Backend, fresh_database, running_serve
 from bench.scale.fill import Filled, fill_to, table_bytes
 from bench.scale.probes import latest_event, measure_step
 from bench.scale.report import BackendResult, Step, render, write_json
+from bench.scale.walk import walk_all
 
 
 async def measure_backend(
@@ -42,6 +43,9 @@ async def measure_backend(
                     sizes = await table_bytes(url)
                     events = await latest_event(server.port)
                 result.steps.append(Step(size, timings, sizes, dict(filled.seconds), events))
+            if args.walk:
+                with console.status(f"{backend}: walking {filled.tasks:,} tasks by cursor…"):
+                    result.walk = await walk_all(server.port, set(filled.ids))
         if "Traceback" in server.log.read_text(errors="replace"):
             result.server_log = str(server.log)
     return result
@@ -72,6 +76,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--pg-admin-url", default=PG_ADMIN, help="creates/drops ats_bench_*")
     parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument(
+        "--walk",
+        action="store_true",
+        help="at the last size, follow `next` over every task while others are created",
+    )
     args = parser.parse_args(argv)  # fmt: skip
     if not 5 <= args.samples <= 10_000:
         parser.error("--samples: between 5 and 10000")

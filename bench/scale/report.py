@@ -14,6 +14,7 @@ from rich.table import Table
 
 from bench.common.results import RESULTS
 from bench.scale.probes import Timing
+from bench.scale.walk import Walk
 
 TARGET = 2.0  # SPEC §9.1: p50 at 1M ≤ 2x p50 at 10k
 
@@ -31,9 +32,11 @@ class Step:
 class BackendResult:
     steps: list[Step] = field(default_factory=list)
     server_log: str | None = None
+    walk: Walk | None = None  # --walk: the cursor walk at the last size
 
     def failed(self) -> bool:
-        return any(t.errors for s in self.steps for t in s.timings)
+        walked = self.walk is None or self.walk.ok
+        return any(t.errors for s in self.steps for t in s.timings) or not walked
 
 
 def _ms(v: float | None) -> str:
@@ -96,6 +99,9 @@ def render(console: Console, backend: str, result: BackendResult, meta: dict[str
                 console.print(f"[red]{s.size:,} {t.name}: {e}[/red]")
             if t.note:
                 console.print(f"  {s.size:,} {t.name}: {t.note} ({t.samples} samples)")
+    if result.walk is not None:
+        color = "green" if result.walk.ok else "red"
+        console.print(f"[{color}]{result.walk.line()}[/{color}]")
     if result.server_log:
         console.print(f"[red]server log has tracebacks: {result.server_log}[/red]")
 
