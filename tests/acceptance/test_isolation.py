@@ -60,14 +60,19 @@ async def test_invalid_publisher_beside_eight_valid_ones(server_url: str) -> Non
 
 
 class RefusesOne:
-    """A real store that refuses any batch holding the agent "poison" (as a database refuses a
-    value it cannot store), to show the refusal stays with that one item."""
+    """A real store whose feed refuses any batch holding the agent "poison" (as a database
+    refuses a value it cannot store), to show the refusal stays with that one item."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.feed = self  # the feed port: publish_feed below, the rest from the real one
 
     def __getattr__(self, name: str) -> object:
-        return getattr(self.store, name)
+        return (
+            getattr(self.store.feed, name)
+            if hasattr(self.store.feed, name)
+            else (getattr(self.store, name))
+        )
 
     async def publish_feed(self, items: list[NewFeedEvent], now: int) -> object:
         if any(i.agent == "poison" for i in items):

@@ -84,7 +84,7 @@ async def test_concurrent_publishers_get_ids_in_commit_order(db_url: str) -> Non
 
         async def publisher(s: Store, name: str) -> None:
             for n in range(60):
-                [e] = await s.publish_feed(
+                [e] = await s.feed.publish_feed(
                     [NewFeedEvent(1, name, FeedType.CUSTOM, str(n))], now_ms()
                 )
                 seen.append(e.id)

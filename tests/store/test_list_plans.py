@@ -17,8 +17,8 @@ import pytest
 from ats.models import Millis, Status
 from ats.store import TaskQuery, listing, sql
 from ats.store.base import Keyset
-from ats.store.postgres.store import DIALECT as PG
-from ats.store.sqlite.store import DIALECT as SQLITE
+from ats.store.postgres.tasks import DIALECT as PG
+from ats.store.sqlite.tasks import DIALECT as SQLITE
 
 ROWS = 50_000
 T0 = 1_700_000_000_000

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from ats.lifecycle import Action, Complete, outputs_list
 from ats.models import Actor, EventType, Millis, Task
-from ats.store.base import task_from_row
-from ats.store.sqlite.connection import Q, SqliteTx, _decoded, _dumps
+from ats.store.sqlite.runner import dumps
+from ats.store.sqlite.tx import SqliteTx
 
 
 def transition(
@@ -45,15 +45,12 @@ def complete_held(
     now: Millis,
 ) -> Task | None:
     """Complete a task the caller holds and append its event; None if not held."""
-    held = tx.db.execute(
-        Q["complete_held"],
-        (
-            task_id, _dumps(outputs_list(action.outputs)), actor.type.value, actor.id,
-            action.lease_token, now, actor.name, project_id,
-        ),
-    ).fetchone()  # fmt: skip
-    if held is None:
+    row = tx.statements.one(
+        "complete_held", task_id=task_id, outputs=dumps(outputs_list(action.outputs)),
+        actor_type=actor.type.value, actor_id=actor.id, lease_token=action.lease_token, now=now,
+        project_id=project_id,
+    )  # fmt: skip
+    if row is None:
         return None
-    row = _decoded(held)
     tx.event(EventType.COMPLETED, row, actor, now)
-    return task_from_row(row, tx.store.project_path(row["project_id"]))
+    return tx.task(row)

@@ -1,5 +1,6 @@
 -- Named statements of the SQLite backend; the PostgreSQL backend defines the same names.
--- Numbered parameters (?1, ?2, …) mirror PostgreSQL's $1, $2, … so the two files read alike.
+-- Parameters are named (:task_id), as in PostgreSQL's file, and bound from a mapping by sqlite3.
+-- Statements named sqlite_* are this backend's own plumbing (pragmas, migrations' bookkeeping).
 -- There is no FOR UPDATE: writers run under BEGIN IMMEDIATE, which already excludes other writers.
 
 -- name: ping
@@ -11,7 +12,7 @@ SELECT t.*,
           FROM task_deps d JOIN tasks p ON p.id = d.depends_on
          WHERE d.task_id = t.id AND p.status <> 'completed') AS blockers
   FROM tasks t
- WHERE t.id = ?1
+ WHERE t.id = :task_id
 
 -- name: read_task
 -- Under BEGIN IMMEDIATE a read is already as good as a lock; kept for parity with PostgreSQL.
@@ -20,44 +21,48 @@ SELECT t.*,
           FROM task_deps d JOIN tasks p ON p.id = d.depends_on
          WHERE d.task_id = t.id AND p.status <> 'completed') AS blockers
   FROM tasks t
- WHERE t.id = ?1
+ WHERE t.id = :task_id
 
 -- name: lock_expired
 SELECT t.*, NULL AS blockers
   FROM tasks t
- WHERE t.id = ?1 AND t.status = 'in_progress' AND t.lease_expires <= ?2
+ WHERE t.id = :task_id AND t.status = 'in_progress' AND t.lease_expires <= :now
 
 -- name: expired_candidates
 SELECT id FROM tasks
- WHERE status = 'in_progress' AND lease_expires <= ?1
+ WHERE status = 'in_progress' AND lease_expires <= :now
  ORDER BY lease_expires
- LIMIT ?2
+ LIMIT :limit
 
 -- name: write_task
 UPDATE tasks
-   SET title = ?2, description = ?3, status = ?4, priority = ?5, type = ?6, channel = ?7,
-       payload = ?8, outputs = ?9, assignee_type = ?10, assignee_id = ?11, assignee_name = ?12,
-       lease_expires = ?13, lease_token = ?14, attempts = ?15, reason = ?16, available_at = ?17,
-       updated_at = ?18, completed_at = ?19, depends_on = ?20, version = version + 1
- WHERE id = ?1 AND version = ?21
+   SET title = :title, description = :description, status = :status, priority = :priority,
+       type = :type, channel = :channel, payload = :payload, outputs = :outputs,
+       assignee_type = :assignee_type, assignee_id = :assignee_id, assignee_name = :assignee_name,
+       lease_expires = :lease_expires, lease_token = :lease_token, attempts = :attempts,
+       reason = :reason, available_at = :available_at, updated_at = :updated_at,
+       completed_at = :completed_at, depends_on = :depends_on, version = version + 1
+ WHERE id = :id AND version = :version
 RETURNING version
 
 -- name: insert_event
 INSERT INTO events (type, task_id, project_id, channel, task_type, actor_type, actor_id,
                     actor_name, created_at, task, message)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+VALUES (:type, :task_id, :project_id, :channel, :task_type, :actor_type, :actor_id,
+        :actor_name, :now, :task, :message)
 RETURNING id
 
 -- name: pending_dependents
 SELECT t.id FROM task_deps d JOIN tasks t ON t.id = d.task_id
- WHERE d.depends_on = ?1 AND t.status = 'pending'
+ WHERE d.depends_on = :task_id AND t.status = 'pending'
  ORDER BY t.id
 
 -- name: create_task
 INSERT INTO tasks (project_id, title, description, status, priority, type, channel, payload,
                    source_type, source_id, source_name, max_attempts, depends_on,
                    available_at, created_at, updated_at)
-VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?13)
+VALUES (:project_id, :title, :description, 'pending', :priority, :type, :channel, :payload,
+        :actor_type, :actor_id, :actor_name, :max_attempts, :depends_on, :now, :now, :now)
 RETURNING *
 
 -- name: create_tasks_bulk
@@ -66,43 +71,44 @@ SELECT 1 WHERE 0
 
 -- name: insert_deps
 INSERT OR IGNORE INTO task_deps (task_id, depends_on)
-SELECT ?1, value FROM json_each(?2)
+SELECT :task_id, value FROM json_each(:depends_on)
 
 -- name: delete_deps
-DELETE FROM task_deps WHERE task_id = ?1
+DELETE FROM task_deps WHERE task_id = :task_id
 
 -- name: deps_status
-SELECT id, status FROM tasks WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id
+SELECT id, status FROM tasks WHERE id IN (SELECT value FROM json_each(:ids)) ORDER BY id
 
 -- name: dependency_closure
 WITH RECURSIVE up(id) AS (
-    SELECT value FROM json_each(?1)
+    SELECT value FROM json_each(:ids)
     UNION
     SELECT d.depends_on FROM task_deps d JOIN up ON d.task_id = up.id
 )
 SELECT id FROM up
 
 -- name: get_task
-SELECT * FROM tasks WHERE id = ?1
+SELECT * FROM tasks WHERE id = :task_id
 
 -- name: list_messages
-SELECT * FROM messages WHERE task_id = ?1 ORDER BY id
+SELECT * FROM messages WHERE task_id = :task_id ORDER BY id
 
 -- name: insert_message
 INSERT INTO messages (task_id, actor_type, actor_id, actor_name, parts, created_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+VALUES (:task_id, :actor_type, :actor_id, :actor_name, :parts, :now)
 RETURNING *
 
 -- name: touch_task
-UPDATE tasks SET updated_at = ?2, version = version + 1 WHERE id = ?1 RETURNING *
+UPDATE tasks SET updated_at = :now, version = version + 1 WHERE id = :task_id RETURNING *
 
 -- name: delete_task
-DELETE FROM tasks WHERE id = ?1
+DELETE FROM tasks WHERE id = :task_id
 
 -- name: list_tasks
 -- The head of a page of GET /tasks. ats.store.listing appends the WHERE clause from the
--- list_where_* fragments below (only the filters given; each binds one parameter named after its filter), the
--- keyset position and the ORDER BY; count_tasks is built there from the same fragments.
+-- list_where_* fragments below (only the filters given; each binds one parameter named after its
+-- filter), the keyset position and the ORDER BY; count_tasks is built there from the same
+-- fragments.
 SELECT * FROM tasks
 
 -- name: list_where_project
@@ -149,65 +155,85 @@ id IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH :search)
 (ats_lower(title) LIKE ats_lower(:search_short) ESCAPE '\'
  OR ats_lower(description) LIKE ats_lower(:search_short) ESCAPE '\')
 
--- name: claim_next
+-- name: claim_next_any
 -- Runs under BEGIN IMMEDIATE, so the pick and the hand-over cannot interleave with another
 -- claimer; the store appends the task.claimed events from the returned rows. INDEXED BY: without
 -- statistics the planner would rather sort every pending row than walk the partial index in
--- claim order and stop at LIMIT. The store fills {index} and {channel}: `tasks_claimable` and
--- `?2 IS NULL`, or `tasks_claimable_channel` and `t.channel = ?2` (one walk per index).
+-- claim order and stop at LIMIT. Two texts, this one for any channel and claim_next_in_channel
+-- for one, each walking its own index (`tasks_claimable`, `tasks_claimable_channel`).
 UPDATE tasks
-   SET status = 'in_progress', assignee_type = ?6, assignee_id = ?7, assignee_name = ?8,
-       lease_expires = ?1 + ?9, lease_token = lease_token + 1, attempts = attempts + 1,
-       available_at = ?1, updated_at = ?1, version = version + 1
+   SET status = 'in_progress', assignee_type = :actor_type, assignee_id = :actor_id,
+       assignee_name = :actor_name,
+       lease_expires = :now + :lease_ms, lease_token = lease_token + 1, attempts = attempts + 1,
+       available_at = :now, updated_at = :now, version = version + 1
  WHERE id IN (
-    SELECT t.id FROM tasks t INDEXED BY {index}
-     WHERE t.status = 'pending' AND t.available_at <= ?1
-       AND {channel}
-       AND (?3 IS NULL OR t.type = ?3)
-       AND (?4 IS NULL OR t.project_id = ?4)
+    SELECT t.id FROM tasks t INDEXED BY tasks_claimable
+     WHERE t.status = 'pending' AND t.available_at <= :now
+       AND (:task_type IS NULL OR t.type = :task_type)
+       AND (:project_id IS NULL OR t.project_id = :project_id)
        AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks p ON p.id = d.depends_on
                         WHERE d.task_id = t.id AND p.status <> 'completed')
      ORDER BY t.priority DESC, t.id
-     LIMIT ?5)
+     LIMIT :limit)
+RETURNING *
+
+-- name: claim_next_in_channel
+-- claim_next_any limited to one channel (see there).
+UPDATE tasks
+   SET status = 'in_progress', assignee_type = :actor_type, assignee_id = :actor_id,
+       assignee_name = :actor_name,
+       lease_expires = :now + :lease_ms, lease_token = lease_token + 1, attempts = attempts + 1,
+       available_at = :now, updated_at = :now, version = version + 1
+ WHERE id IN (
+    SELECT t.id FROM tasks t INDEXED BY tasks_claimable_channel
+     WHERE t.status = 'pending' AND t.available_at <= :now
+       AND t.channel = :channel
+       AND (:task_type IS NULL OR t.type = :task_type)
+       AND (:project_id IS NULL OR t.project_id = :project_id)
+       AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks p ON p.id = d.depends_on
+                        WHERE d.task_id = t.id AND p.status <> 'completed')
+     ORDER BY t.priority DESC, t.id
+     LIMIT :limit)
 RETURNING *
 
 -- name: stats_counts
 -- Served by the counters of migration 0005 (kept by triggers on tasks).
 SELECT status, channel, sum(n) AS n, sum(done_ms) AS done_ms FROM task_count_view
- WHERE (?1 IS NULL OR project_id = ?1)
+ WHERE (:project_id IS NULL OR project_id = :project_id)
  GROUP BY status, channel HAVING sum(n) <> 0 ORDER BY channel, status
 
 -- name: stats_recent
--- Whole hours: ?2 / ?3 are the hours (since the epoch) holding now - 24 h and now - 7 d.
-SELECT coalesce(sum(created) FILTER (WHERE hour >= ?2), 0) AS created_24h,
-       coalesce(sum(completed) FILTER (WHERE hour >= ?2), 0) AS completed_24h,
+-- Whole hours: :hour_24h / :hour_7d are the hours (since the epoch) holding now - 24 h and
+-- now - 7 d.
+SELECT coalesce(sum(created) FILTER (WHERE hour >= :hour_24h), 0) AS created_24h,
+       coalesce(sum(completed) FILTER (WHERE hour >= :hour_24h), 0) AS completed_24h,
        coalesce(sum(created), 0) AS created_7d,
        coalesce(sum(completed), 0) AS completed_7d
-  FROM task_hour_view WHERE (?1 IS NULL OR project_id = ?1) AND hour >= ?3
+  FROM task_hour_view WHERE (:project_id IS NULL OR project_id = :project_id) AND hour >= :hour_7d
 
 -- name: count_tasks_exact
 SELECT coalesce(sum(n), 0) AS n FROM task_count_view
- WHERE (?1 IS NULL OR project_id = ?1)
-   AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2)))
-   AND (?3 IS NULL OR channel = ?3)
-   AND (?4 IS NULL OR type = ?4)
+ WHERE (:project_id IS NULL OR project_id = :project_id)
+   AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
+   AND (:channel IS NULL OR channel = :channel)
+   AND (:type IS NULL OR type = :type)
 
 -- name: event_ids_after
-SELECT id, created_at FROM events WHERE id > ?1 ORDER BY id LIMIT ?2
+SELECT id, created_at FROM events WHERE id > :since ORDER BY id LIMIT :limit
 
 -- name: event_tail
-SELECT id, created_at FROM events WHERE id > ?1 ORDER BY id DESC LIMIT ?2
+SELECT id, created_at FROM events WHERE id > :since ORDER BY id DESC LIMIT :limit
 
 -- name: events_after
 SELECT * FROM events
- WHERE id > ?1 AND id <= ?2
-   AND (?3 IS NULL OR project_id = ?3)
-   AND (?4 IS NULL OR channel = ?4)
-   AND (?5 IS NULL OR task_type = ?5)
-   AND (?6 IS NULL OR type IN (SELECT value FROM json_each(?6)))
-   AND (?7 IS NULL OR task_id = ?7)
+ WHERE id > :since AND id <= :horizon
+   AND (:project_id IS NULL OR project_id = :project_id)
+   AND (:channel IS NULL OR channel = :channel)
+   AND (:task_type IS NULL OR task_type = :task_type)
+   AND (:types IS NULL OR type IN (SELECT value FROM json_each(:types)))
+   AND (:task_id IS NULL OR task_id = :task_id)
  ORDER BY id
- LIMIT ?8
+ LIMIT :limit
 
 -- name: events_kept
 -- Retention's mark (every id up to `trimmed` is gone) and the oldest event kept after it.
@@ -215,36 +241,36 @@ SELECT through AS trimmed, (SELECT min(id) FROM events WHERE id > through) AS ol
   FROM events_trimmed
 
 -- name: events_trim_bound
--- Where one trim step may stop: among the oldest ?2 events after the mark, the first one
--- written at or after ?1 (`young`: the step stops below it, so the kept log stays a
+-- Where one trim step may stop: among the oldest :limit events after the mark, the first one
+-- written at or after :before (`young`: the step stops below it, so the kept log stays a
 -- contiguous tail even when clocks disagree), the last of them, and the newest event overall
 -- (never trimmed: it tells readers how far the log got).
 WITH head AS (
     SELECT id, created_at FROM events
-     WHERE id > (SELECT through FROM events_trimmed) ORDER BY id LIMIT ?2
+     WHERE id > (SELECT through FROM events_trimmed) ORDER BY id LIMIT :limit
 )
 SELECT (SELECT through FROM events_trimmed) AS trimmed,
-       (SELECT min(id) FROM head WHERE created_at >= ?1) AS young,
+       (SELECT min(id) FROM head WHERE created_at >= :before) AS young,
        (SELECT max(id) FROM head) AS last,
        (SELECT max(id) FROM events) AS newest
 
 -- name: events_trim
-DELETE FROM events WHERE id > ?1 AND id <= ?2
+DELETE FROM events WHERE id > :after AND id <= :through
 
 -- name: events_trimmed_set
-UPDATE events_trimmed SET through = ?1 WHERE through < ?1
+UPDATE events_trimmed SET through = :through WHERE through < :through
 
 -- name: list_orgs
 SELECT * FROM orgs ORDER BY slug
 
 -- name: get_org
-SELECT * FROM orgs WHERE slug = ?1
+SELECT * FROM orgs WHERE slug = :slug
 
 -- name: create_org
-INSERT INTO orgs (slug, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) RETURNING *
+INSERT INTO orgs (slug, name, created_at, updated_at) VALUES (:slug, :name, :now, :now) RETURNING *
 
 -- name: update_org
-UPDATE orgs SET slug = ?2, name = ?3, updated_at = ?4 WHERE slug = ?1 RETURNING *
+UPDATE orgs SET slug = :new_slug, name = :name, updated_at = :now WHERE slug = :slug RETURNING *
 
 -- name: list_projects
 SELECT p.*, o.slug AS org,
@@ -255,12 +281,12 @@ SELECT p.*, o.slug AS org,
        (SELECT coalesce(sum(c.n), 0) FROM task_count_view c WHERE c.project_id = p.id)
            AS total_count
   FROM projects p JOIN orgs o ON o.id = p.org_id
- WHERE o.slug = ?1
+ WHERE o.slug = :org
  ORDER BY p.slug
 
 -- name: get_project
 SELECT p.*, o.slug AS org FROM projects p JOIN orgs o ON o.id = p.org_id
- WHERE o.slug = ?1 AND p.slug = ?2
+ WHERE o.slug = :org AND p.slug = :slug
 
 -- name: default_project
 -- The project unscoped routes use: the first one made (by the first migration, as
@@ -270,13 +296,13 @@ SELECT p.*, o.slug AS org FROM projects p JOIN orgs o ON o.id = p.org_id
 
 -- name: create_project
 INSERT INTO projects (org_id, slug, name, description, created_at, updated_at)
-SELECT o.id, ?2, ?3, ?4, ?5, ?5 FROM orgs o WHERE o.slug = ?1
-RETURNING *, ?1 AS org
+SELECT o.id, :slug, :name, :description, :now, :now FROM orgs o WHERE o.slug = :org
+RETURNING *, :org AS org
 
 -- name: update_project
-UPDATE projects SET slug = ?3, name = ?4, description = ?5, updated_at = ?6
- WHERE org_id = (SELECT id FROM orgs WHERE slug = ?1) AND slug = ?2
-RETURNING *, ?1 AS org
+UPDATE projects SET slug = :new_slug, name = :name, description = :description, updated_at = :now
+ WHERE org_id = (SELECT id FROM orgs WHERE slug = :org) AND slug = :slug
+RETURNING *, :org AS org
 
 -- name: project_paths
 SELECT p.id, o.slug || '/' || p.slug AS path FROM projects p JOIN orgs o ON o.id = p.org_id
@@ -291,11 +317,12 @@ SELECT 1 WHERE 0
 -- name: complete_held
 -- The hot path of `complete` (see the PostgreSQL twin); the store appends the event.
 UPDATE tasks
-   SET status = 'completed', outputs = ?2, lease_expires = NULL, updated_at = ?6,
-       completed_at = ?6, version = version + 1
- WHERE id = ?1 AND status = 'in_progress' AND assignee_type = ?3 AND assignee_id = ?4
-   AND (?5 IS NULL OR lease_token = ?5)
-   AND (?8 IS NULL OR project_id = ?8)
+   SET status = 'completed', outputs = :outputs, lease_expires = NULL, updated_at = :now,
+       completed_at = :now, version = version + 1
+ WHERE id = :task_id AND status = 'in_progress'
+   AND assignee_type = :actor_type AND assignee_id = :actor_id
+   AND (:lease_token IS NULL OR lease_token = :lease_token)
+   AND (:project_id IS NULL OR project_id = :project_id)
 RETURNING *
 
 -- name: tidy_due
@@ -346,70 +373,110 @@ SELECT last_id FROM feed_clock
 
 -- name: feed_insert
 INSERT INTO feed_events (id, project_id, agent, type, summary, detail, metadata, published_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+VALUES (:id, :project_id, :agent, :type, :summary, :detail, :metadata, :published_at)
 ON CONFLICT (id) DO NOTHING
 RETURNING id
 
 -- name: feed_set_clock
-UPDATE feed_clock SET last_id = ?1 WHERE last_id < ?1
+UPDATE feed_clock SET last_id = :last_id WHERE last_id < :last_id
 
 -- name: feed_count_add
-INSERT INTO feed_counts (project_id, n) VALUES (?1, ?2)
+INSERT INTO feed_counts (project_id, n) VALUES (:project_id, :n)
 ON CONFLICT (project_id) DO UPDATE SET n = feed_counts.n + excluded.n
 RETURNING n
 
 -- name: feed_trim
 DELETE FROM feed_events
- WHERE id IN (SELECT id FROM feed_events WHERE project_id = ?1 ORDER BY id LIMIT ?2)
+ WHERE id IN (SELECT id FROM feed_events WHERE project_id = :project_id ORDER BY id LIMIT :n)
 
 -- name: feed_count_sub
-UPDATE feed_counts SET n = n - ?2 WHERE project_id = ?1
+UPDATE feed_counts SET n = n - :n WHERE project_id = :project_id
 
 -- name: feed_over
-SELECT project_id, n FROM feed_counts WHERE n > ?1 ORDER BY project_id
+SELECT project_id, n FROM feed_counts WHERE n > :keep ORDER BY project_id
 
 -- name: feed_after
 SELECT * FROM feed_events
- WHERE id > ?1
-   AND (?2 IS NULL OR project_id = ?2)
-   AND (?3 IS NULL OR agent = ?3)
-   AND (?4 IS NULL OR type = ?4)
+ WHERE id > :after
+   AND (:project_id IS NULL OR project_id = :project_id)
+   AND (:agent IS NULL OR agent = :agent)
+   AND (:type IS NULL OR type = :type)
  ORDER BY id
- LIMIT ?5
+ LIMIT :limit
 
 -- name: feed_last
 SELECT * FROM (
     SELECT * FROM feed_events
-     WHERE (?1 IS NULL OR project_id = ?1)
-       AND (?2 IS NULL OR agent = ?2)
-       AND (?3 IS NULL OR type = ?3)
+     WHERE (:project_id IS NULL OR project_id = :project_id)
+       AND (:agent IS NULL OR agent = :agent)
+       AND (:type IS NULL OR type = :type)
      ORDER BY id DESC
-     LIMIT ?4
+     LIMIT :limit
 )
 ORDER BY id
 
 -- name: feed_get
-SELECT * FROM feed_events WHERE id = ?1 AND (?2 IS NULL OR project_id = ?2)
+SELECT * FROM feed_events WHERE id = :event_id AND (:project_id IS NULL OR project_id = :project_id)
 
 -- name: feed_clear
-DELETE FROM feed_events WHERE (?1 IS NULL OR project_id = ?1)
+DELETE FROM feed_events WHERE (:project_id IS NULL OR project_id = :project_id)
 
 -- name: feed_clear_counts
-DELETE FROM feed_counts WHERE (?1 IS NULL OR project_id = ?1)
+DELETE FROM feed_counts WHERE (:project_id IS NULL OR project_id = :project_id)
 
 -- name: feed_by_agent
 SELECT agent AS key, count(*) AS n FROM feed_events
- WHERE (?1 IS NULL OR project_id = ?1) GROUP BY agent ORDER BY agent
+ WHERE (:project_id IS NULL OR project_id = :project_id) GROUP BY agent ORDER BY agent
 
 -- name: feed_by_type
 SELECT type AS key, count(*) AS n FROM feed_events
- WHERE (?1 IS NULL OR project_id = ?1) GROUP BY type ORDER BY type
+ WHERE (:project_id IS NULL OR project_id = :project_id) GROUP BY type ORDER BY type
 
 -- name: feed_latest_per_agent
 SELECT f.* FROM feed_events f
   JOIN (SELECT max(id) AS id FROM feed_events
-         WHERE (?1 IS NULL OR project_id = ?1) GROUP BY agent) newest ON f.id = newest.id
+         WHERE (:project_id IS NULL OR project_id = :project_id) GROUP BY agent) newest
+    ON f.id = newest.id
  ORDER BY f.agent
 
 -- name: feed_head
 SELECT last_id FROM feed_clock
+
+-- ==== SQLite plumbing: upkeep's pragmas and the migrations' bookkeeping ========================
+
+-- name: sqlite_incremental_vacuum_page
+-- One page per statement: the pragma frees a page per step, and Python's sqlite3 steps a
+-- statement that has no result columns only once.
+PRAGMA incremental_vacuum(1)
+
+-- name: sqlite_analysis_limit
+-- ANALYZE reads this many rows per index at most, so PRAGMA optimize stays short on big tables.
+PRAGMA analysis_limit = 400
+
+-- name: sqlite_optimize
+-- SQLite's advice: every few hours and on close.
+PRAGMA optimize
+
+-- name: sqlite_busy_timeout_off
+PRAGMA busy_timeout = 0
+
+-- name: sqlite_busy_timeout_on
+-- As set when the connection opens.
+PRAGMA busy_timeout = 5000
+
+-- name: sqlite_wal_checkpoint
+PRAGMA wal_checkpoint(TRUNCATE)
+
+-- name: sqlite_auto_vacuum_incremental
+-- Takes effect through VACUUM on a file that has tables already.
+PRAGMA auto_vacuum = INCREMENTAL
+
+-- name: sqlite_vacuum
+VACUUM
+
+-- name: sqlite_migrations_table
+CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)
+
+-- name: sqlite_migrations_done
+SELECT version FROM schema_migrations
