@@ -43,6 +43,7 @@ class Plan:
     publishes: int  # feed events published
     keep: int  # feed retention: the newest events kept per project
     round: int = 100  # cycles (and publishes) between two upkeep steps
+    claim: int = 100  # tasks claimed (then completed) at a time
     events_keep_ms: int | None = None  # event-log retention; None keeps every event
 
 
@@ -59,7 +60,7 @@ async def upkeep(store: Store, plan: Plan) -> None:
 async def churn(store: Store, plan: Plan, progress: Any = None) -> None:
     """Upkeep at fixed points, not on a clock, so the figures do not depend on how fast the
     machine is: a round stands for one second of a server doing ``plan.round`` cycles."""
-    claim = min(100, plan.round)
+    claim = min(plan.claim, plan.round)
     rounds = max(plan.cycles, plan.publishes) // plan.round
     for r in range(rounds):
         if r * plan.round < plan.cycles:

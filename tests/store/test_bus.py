@@ -67,7 +67,7 @@ async def test_notify_wakes_the_bus_of_another_process_at_once(pg_url: str) -> N
     try:
         for s in (a, b):
             async with asyncio.timeout(5):
-                await s._signals.connected.wait()  # type: ignore[attr-defined]
+                await s.events.signals.connected.wait()  # type: ignore[attr-defined]
         sub = await bus_b.subscribe(EventFilter())
         for i in range(20):
             [task] = await a.tasks.create_tasks(1, [NewTask(title=f"n{i}")], ACTOR, now_ms())
@@ -76,7 +76,7 @@ async def test_notify_wakes_the_bus_of_another_process_at_once(pg_url: str) -> N
                 got = await sub.get()
             assert got.event.task_id == task.id
         # coalesced: never more notifications than commits
-        assert 1 <= a._signals.sent <= 20  # type: ignore[attr-defined]
+        assert 1 <= a.events.signals.sent <= 20  # type: ignore[attr-defined]
     finally:
         await bus_a.stop()
         await bus_b.stop()

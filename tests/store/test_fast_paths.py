@@ -98,7 +98,7 @@ Verb = Callable[[int, int | None, Action, Actor, Millis], Awaitable[Task]]
 def general(store: Store) -> Verb:
     """The store's general path: read under the row lock → lifecycle.apply → write."""
     assert isinstance(store, PostgresStore | SqliteStore)
-    return store.transition_general
+    return store.tasks.transition_general
 
 
 async def caught(call: Awaitable[Task]) -> Answer:
@@ -277,7 +277,7 @@ async def test_a_batch_whose_items_interact_agrees_with_running_them_in_order(
     the same batch is refused — as when the items run one after another."""
     waited_on = await blocker(store)
     answers, seen = [], []
-    for verb in (store.transition_many, None):
+    for verb in (store.tasks.transition_many, None):
         dependency = await twin(store, STARTS[2], waited_on)  # in_progress, held by HOLDER
         [dependent] = await store.tasks.create_tasks(
             PROJECT, [NewTask(title="dependent", depends_on=(dependency.task.id,))], CREATOR, T0

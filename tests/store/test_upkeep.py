@@ -20,7 +20,7 @@ from ats.store import NewTask, open_store
 from ats.store.base import NewFeedEvent
 from bench.scale.churn import ACTOR, SLACK, Plan, churn, compare
 
-PLAN = Plan(cycles=20_000, publishes=20_000, keep=1_000, round=100)
+PLAN = Plan(cycles=20_000, publishes=20_000, keep=1_000, round=100, claim=10)
 
 
 @pytest.mark.serial  # vacuum timing: a loaded machine delays it

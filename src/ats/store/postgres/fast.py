@@ -1,6 +1,6 @@
 """PostgreSQL fast paths: status changes answered without the general path's transaction.
 
-The general path (:func:`ats.store.transitions.run`, ``PostgresStore.transition_general``) costs
+The general path (:func:`ats.store.transitions.run`, ``PgTasks.transition_general``) costs
 BEGIN, a locking read, the write and COMMIT: four round trips, and the row lock queues writers.
 The functions here answer the hot verbs in fewer. Each one gives up — returns None, or leaves an
 item None — whenever it cannot be sure of the general path's answer, and the store then runs the
@@ -29,15 +29,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from ats.errors import AtsError
+from ats.jsontext import dumps_text
 from ats.lifecycle import Action, Complete, Outcome, apply, outputs_list
 from ats.models import Actor, Millis, Task
-from ats.store.base import task_from_row, task_to_row
-from ats.store.postgres.connection import PgConnection, PgTx, Q, _dumps, _json_text
+from ats.store.base import task_to_row
+from ats.store.postgres.rows import Paths, json_text, task_of
+from ats.store.postgres.runner import Runner
+from ats.store.postgres.tx import PgTx
 from ats.store.transitions import Locked, Tx, cascades, locate, not_found
 
 
 async def transition(
-    store: PgConnection,
+    runner: Runner,
+    paths: Paths,
     task_id: int,
     project_id: int | None,
     action: Action,
@@ -46,15 +50,16 @@ async def transition(
 ) -> Task | None:
     """The fast answer to one status change, or None: run the general path."""
     if isinstance(action, Complete):
-        done = await complete_held(store, task_id, project_id, action, actor, now)
+        done = await complete_held(runner, paths, task_id, project_id, action, actor, now)
         if done is not None:
             return done
-    optimistic = PgTx(store, store.pool, locking=False)
+    optimistic = PgTx(paths, runner, locking=False)
     return await attempt(optimistic, task_id, project_id, action, actor, now)
 
 
 async def complete_held(
-    store: PgConnection,
+    runner: Runner,
+    paths: Paths,
     task_id: int,
     project_id: int | None,
     action: Complete,
@@ -62,13 +67,14 @@ async def complete_held(
     now: Millis,
 ) -> Task | None:
     """Complete a task the caller holds, with its event, in one statement; None if not held."""
-    row = await store.pool.fetchrow(
-        Q["complete_held"], task_id, outputs_list(action.outputs), actor.type.value, actor.id,
-        action.lease_token, now, actor.name, project_id,
+    row = await runner.one(
+        "complete_held", task_id=task_id, outputs=outputs_list(action.outputs),
+        actor_type=actor.type.value, actor_id=actor.id, lease_token=action.lease_token, now=now,
+        actor_name=actor.name, project_id=project_id,
     )  # fmt: skip
     if row is None:
         return None
-    return task_from_row(row, await store.project_path(row["project_id"]))
+    return await task_of(paths, row)
 
 
 async def attempt(
@@ -99,7 +105,8 @@ class Planned:
 
 
 async def transition_many(
-    store: PgConnection,
+    runner: Runner,
+    paths: Paths,
     project_id: int | None,
     items: list[tuple[int, Action]],
     actor: Actor,
@@ -114,16 +121,16 @@ async def transition_many(
     """
     if not all(isinstance(action, Complete) for _, action in items):
         return [None] * len(items)
-    rows = await store.pool.fetch(Q["read_tasks"], list({i for i, _ in items}))
-    reader = PgTx(store, store.pool, locking=False)
+    rows = await runner.all("read_tasks", ids=list({i for i, _ in items}))
+    reader = PgTx(paths, runner, locking=False)
     reads: dict[int, Locked] = {}
     for row in rows:
-        read = await reader._locked(row)
+        read = await reader.locked(row)
         if read is not None:
             reads[read.task.id] = read
     planned, results = plan_batch(items, reads, project_id, actor, now)
     if planned:
-        written = await _write_batch(store, planned, actor, now)
+        written = await _write_batch(runner, planned, actor, now)
         for p in planned:
             if p.read.task.id in written:
                 results[p.index] = p.outcome.task
@@ -165,7 +172,7 @@ def plan_batch(
 
 
 async def _write_batch(
-    store: PgConnection, planned: list[Planned], actor: Actor, now: Millis
+    runner: Runner, planned: list[Planned], actor: Actor, now: Millis
 ) -> set[int]:
     """``write_tasks``: the ids whose row was still at the version read (and is now written)."""
     rows = [(p.read, task_to_row(p.outcome.task, p.read.project_id)) for p in planned]
@@ -175,15 +182,17 @@ async def _write_batch(
 
     events = [(p.read.task.id, e.value, r) for p, (_, r) in zip(planned, rows, strict=True)
               for e in p.outcome.events]  # fmt: skip
-    written = await store.pool.fetch(
-        Q["write_tasks"], col("id"), [read.version for read, _ in rows], col("status"),
-        [_json_text(v) for v in col("outputs")], col("assignee_type"), col("assignee_id"),
-        col("assignee_name"),
-        col("lease_expires"), col("lease_token"), col("attempts"), col("reason"),
-        col("available_at"), col("updated_at"), col("completed_at"), col("title"),
-        col("description"), col("priority"), col("type"), col("channel"),
-        [_dumps(v) for v in col("payload")], [e[0] for e in events], [e[1] for e in events],
-        [_dumps(e[2]) for e in events],
-        actor.type.value, actor.id, actor.name, now,
+    written = await runner.all(
+        "write_tasks", ids=col("id"), versions=[read.version for read, _ in rows],
+        statuses=col("status"), outputs=[json_text(v) for v in col("outputs")],
+        assignee_types=col("assignee_type"), assignee_ids=col("assignee_id"),
+        assignee_names=col("assignee_name"), lease_expires=col("lease_expires"),
+        lease_tokens=col("lease_token"), attempts=col("attempts"), reasons=col("reason"),
+        available_ats=col("available_at"), updated_ats=col("updated_at"),
+        completed_ats=col("completed_at"), titles=col("title"), descriptions=col("description"),
+        priorities=col("priority"), types=col("type"), channels=col("channel"),
+        payloads=[dumps_text(v) for v in col("payload")], event_task_ids=[e[0] for e in events],
+        event_types=[e[1] for e in events], event_snapshots=[dumps_text(e[2]) for e in events],
+        actor_type=actor.type.value, actor_id=actor.id, actor_name=actor.name, now=now,
     )  # fmt: skip
     return {r["id"] for r in written}

@@ -23,8 +23,11 @@ import asyncpg
 from ats.store import sql
 
 log = logging.getLogger("ats.store.signals")
-Q = sql.load("ats.store.postgres")
 CHANNEL = "ats_events"
+# Sent on this module's own connection (the pool's runner is not involved: no retries here).
+NOTIFY, NOTIFY_ARGS = sql.bind(
+    sql.load("ats.store.postgres")["pg_notify_events"], {"channel": CHANNEL}
+)
 MIN_GAP_S = 0.001  # at most ~1,000 notifications a second per process, however busy
 MAX_BACKOFF_S = 5.0
 
@@ -88,7 +91,7 @@ class PgSignals:
                 if lost.is_set():
                     return
                 self._due.clear()
-                await conn.execute(Q["pg_notify_events"], CHANNEL)
+                await conn.execute(NOTIFY, *NOTIFY_ARGS)
                 self.sent += 1
                 await asyncio.sleep(MIN_GAP_S)
         finally:
