@@ -172,6 +172,14 @@ def message_from_row(row: RowLike, parts: list[dict[str, Any]]) -> Message:
     )
 
 
+def event_snapshot(row: RowLike) -> dict[str, Any]:
+    """The task an event row carries: its snapshot, with the payload put back when it is kept
+    apart in ``event_payloads`` (read as ``payload_body``; see migration 0007)."""
+    task: dict[str, Any] = row["task"]
+    body = row["payload_body"]
+    return task if body is None else {**task, "payload": body}
+
+
 def event_from_row(row: RowLike, task: Task, message: Message | None) -> Event:
     return Event(
         id=EventId(row["id"]),

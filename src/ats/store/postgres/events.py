@@ -12,6 +12,7 @@ from ats.store.base import (
     Kept,
     contiguous_horizon,
     event_from_row,
+    event_snapshot,
     safe_horizon,
     settled_head,
     stalled,
@@ -86,7 +87,7 @@ class PgEvents:
         return await self.runner.transaction(body)
 
     async def _event_from(self, row: Record) -> Event:
-        snapshot = row["task"]
+        snapshot = event_snapshot(row)
         task = task_from_row(snapshot, await self.paths.project_path(snapshot["project_id"]))
         message = None
         if row["message"] is not None:

@@ -318,14 +318,16 @@ SELECT id, created_at FROM events WHERE id > :since ORDER BY id LIMIT :limit
 SELECT id, created_at FROM events WHERE id > :since ORDER BY id DESC LIMIT :limit
 
 -- name: events_after
-SELECT * FROM events
- WHERE id > :since AND id <= :horizon
-   AND (:project_id::bigint IS NULL OR project_id = :project_id)
-   AND (:channel::text IS NULL OR channel = :channel)
-   AND (:task_type::text IS NULL OR task_type = :task_type)
-   AND (:types::text[] IS NULL OR type = ANY(:types))
-   AND (:task_id::bigint IS NULL OR task_id = :task_id)
- ORDER BY id
+-- payload_body: the payload migration 0007 keeps apart (base.event_snapshot puts it back)
+SELECT e.*, p.body AS payload_body
+  FROM events e LEFT JOIN event_payloads p ON p.id = e.payload_ref
+ WHERE e.id > :since AND e.id <= :horizon
+   AND (:project_id::bigint IS NULL OR e.project_id = :project_id)
+   AND (:channel::text IS NULL OR e.channel = :channel)
+   AND (:task_type::text IS NULL OR e.task_type = :task_type)
+   AND (:types::text[] IS NULL OR e.type = ANY(:types))
+   AND (:task_id::bigint IS NULL OR e.task_id = :task_id)
+ ORDER BY e.id
  LIMIT :limit
 
 -- name: events_kept

@@ -17,6 +17,7 @@ from ats.store.base import (
     Kept,
     contiguous_horizon,
     event_from_row,
+    event_snapshot,
     safe_horizon,
     settled_head,
     stalled,
@@ -45,7 +46,7 @@ class SqliteEvents:
         )  # fmt: skip
         events = []
         for row in rows:
-            snapshot = row["task"]
+            snapshot = event_snapshot(row)
             task = task_from_row(snapshot, self.paths.get(snapshot["project_id"]))
             message = Message.from_json(row["message"]) if row["message"] else None
             events.append(event_from_row(row, task, message))

@@ -225,14 +225,16 @@ SELECT id, created_at FROM events WHERE id > :since ORDER BY id LIMIT :limit
 SELECT id, created_at FROM events WHERE id > :since ORDER BY id DESC LIMIT :limit
 
 -- name: events_after
-SELECT * FROM events
- WHERE id > :since AND id <= :horizon
-   AND (:project_id IS NULL OR project_id = :project_id)
-   AND (:channel IS NULL OR channel = :channel)
-   AND (:task_type IS NULL OR task_type = :task_type)
-   AND (:types IS NULL OR type IN (SELECT value FROM json_each(:types)))
-   AND (:task_id IS NULL OR task_id = :task_id)
- ORDER BY id
+-- payload_body: the payload migration 0007 keeps apart (base.event_snapshot puts it back)
+SELECT e.*, p.body AS payload_body
+  FROM events e LEFT JOIN event_payloads p ON p.id = e.payload_ref
+ WHERE e.id > :since AND e.id <= :horizon
+   AND (:project_id IS NULL OR e.project_id = :project_id)
+   AND (:channel IS NULL OR e.channel = :channel)
+   AND (:task_type IS NULL OR e.task_type = :task_type)
+   AND (:types IS NULL OR e.type IN (SELECT value FROM json_each(:types)))
+   AND (:task_id IS NULL OR e.task_id = :task_id)
+ ORDER BY e.id
  LIMIT :limit
 
 -- name: events_kept

@@ -32,6 +32,7 @@ QUERIES = sql.load("ats.store.sqlite")
 T = TypeVar("T")
 JSON_COLUMNS = (
     "payload", "outputs", "depends_on", "parts", "task", "message", "blockers", "metadata",
+    "payload_body",
 )  # fmt: skip
 BUSY_TIMEOUT = "PRAGMA busy_timeout = 5000"
 PRAGMAS = (
