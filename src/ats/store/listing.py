@@ -11,8 +11,8 @@ from the request reaches the text: values are bound, the sort column comes from
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ats.store.base import SORT_COLUMNS, TaskQuery
@@ -30,6 +30,14 @@ class Dialect:
     queries: Mapping[str, str]
     statuses: Callable[[list[str]], Any]  # several statuses, bound as one parameter
     search: Callable[[str], Any]  # a search of TRIGRAM characters or more, bound for its fragment
+    # A fragment naming the FROM of a count that has a search: the index joined to its rows, with
+    # the match in the join, so the count streams up to the cap (SQLite's FTS5); None: the plain
+    # WHERE fragment serves (PostgreSQL's bitmap scan stops at the LIMIT by itself).
+    count_search_from: str | None = None
+    # filter fragment → the fragment that tests it on each row as the requested order is walked,
+    # for a backend whose planner cannot tell a common filter from a rare one (SQLite: it keeps
+    # no histogram). The store picks which filters to walk; see :func:`list_statement`.
+    walk: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +53,9 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _filters(q: TaskQuery, d: Dialect) -> list[tuple[str, Any]]:
-    """(fragment name, bound value) for every filter set, in a fixed order."""
+def _filters(q: TaskQuery, d: Dialect, walk: Collection[str] = ()) -> list[tuple[str, str, Any]]:
+    """(fragment name, parameter name, bound value) for every filter set, in a fixed order.
+    The filters named in ``walk`` take their walking fragment (see :func:`list_statement`)."""
     found: list[tuple[str, Any]] = []
     if q.project_id is not None:
         found.append(("list_where_project", q.project_id))
@@ -67,11 +76,19 @@ def _filters(q: TaskQuery, d: Dialect) -> list[tuple[str, Any]]:
         if value is not None:
             found.append((name, value))
     if q.search:
-        if len(q.search) >= TRIGRAM:
+        if indexed_search(q) and "list_where_search" not in walk:
             found.append(("list_where_search", d.search(q.search)))
         else:
-            found.append(("list_where_search_short", like_pattern(q.search)))
-    return found
+            found.append(("list_where_search_scan", like_pattern(q.search)))
+    return [
+        (d.walk.get(name, name) if name in walk else name, name.removeprefix("list_where_"), value)
+        for name, value in found
+    ]
+
+
+def indexed_search(q: TaskQuery) -> bool:
+    """Whether the search of ``q`` (if any) can be looked up in the trigram index."""
+    return q.search is not None and len(q.search) >= TRIGRAM
 
 
 def _fragment(d: Dialect, name: str) -> str:
@@ -81,11 +98,15 @@ def _fragment(d: Dialect, name: str) -> str:
     return " ".join(line.strip() for line in lines if not line.lstrip().startswith("--"))
 
 
-def _where(q: TaskQuery, d: Dialect, keyset: bool) -> tuple[list[str], dict[str, Any]]:
+def _where(
+    q: TaskQuery, d: Dialect, keyset: bool, walk: Collection[str] = (), skip: str = ""
+) -> tuple[list[str], dict[str, Any]]:
     clauses: list[str] = []
     params: dict[str, Any] = {}
-    for name, value in _filters(q, d):
-        params[name.removeprefix("list_where_")] = value
+    for name, param, value in _filters(q, d, walk):
+        params[param] = value
+        if name == skip:
+            continue
         clauses.append(_fragment(d, name))
     if keyset and q.after is not None:
         column = SORT_COLUMNS[q.sort_by]
@@ -104,9 +125,15 @@ def _where_text(clauses: list[str]) -> str:
     return f" WHERE {' AND '.join(clauses)}" if clauses else ""
 
 
-def list_statement(q: TaskQuery, d: Dialect) -> Statement:
-    """One page: the filters, after the keyset position if any, in the requested order."""
-    clauses, params = _where(q, d, keyset=True)
+def list_statement(q: TaskQuery, d: Dialect, walk: Collection[str] = ()) -> Statement:
+    """One page: the filters, after the keyset position if any, in the requested order.
+
+    ``walk`` names filter fragments (``list_where_search``, ``list_where_priority``, ...) to test
+    on each row as the requested order is walked, instead of reading every match from the
+    filter's index and sorting them: the faster plan for a filter so common that a page of
+    matches is near. The backend decides, e.g. by counting matches up to a probe.
+    """
+    clauses, params = _where(q, d, keyset=True, walk=walk)
     column = SORT_COLUMNS[q.sort_by]
     direction = "DESC" if q.descending else "ASC"
     order = f"{column} {direction}" if column == "id" else f"{column} {direction}, id {direction}"
@@ -124,10 +151,14 @@ def count_statement(q: TaskQuery, d: Dialect) -> Statement:
     count of ``assignee_id`` or a priority range would read every match, 100,000 and more of
     them at a million tasks.
     """
-    clauses, params = _where(q, d, keyset=False)
+    source = "tasks"
+    skip = ""
+    if indexed_search(q) and d.count_search_from is not None:
+        source, skip = _fragment(d, d.count_search_from), "list_where_search"
+    clauses, params = _where(q, d, keyset=False, skip=skip)
     where = _where_text(clauses)
     params["cap"] = COUNT_CAP + 1
-    text = f"SELECT count(*) AS n FROM (SELECT 1 FROM tasks{where} LIMIT :cap) AS m"
+    text = f"SELECT count(*) AS n FROM (SELECT 1 FROM {source}{where} LIMIT :cap) AS m"
     return Statement(text, params, capped=True)
 
 

@@ -193,10 +193,10 @@ status = ANY(:statuses::text[])
 -- pg_trgm GIN indexes on title and description (migration 0004) serve ILIKE '%…%'.
 (title ILIKE :search ESCAPE '\' OR description ILIKE :search ESCAPE '\')
 
--- name: list_where_search_short
+-- name: list_where_search_scan
 -- Under 3 characters pg_trgm extracts no trigram; the planner then prefers scanning within the
 -- other filters. Same meaning as list_where_search.
-(title ILIKE :search_short ESCAPE '\' OR description ILIKE :search_short ESCAPE '\')
+(title ILIKE :search_scan ESCAPE '\' OR description ILIKE :search_scan ESCAPE '\')
 
 -- name: claim_next_any
 -- Claim-next in one statement: pick the best claimable rows (skipping rows other claimers hold),

@@ -34,7 +34,20 @@ DIALECT = listing.Dialect(
     statuses=dumps,
     # One FTS5 phrase (a `"` inside is doubled): matches it as a substring, `%` and `_` included.
     search=lambda text: '"' + text.replace('"', '""') + '"',
+    count_search_from="sqlite_count_search_from",
+    walk={
+        "list_where_search": "list_where_search_scan",
+        "list_where_priority": "sqlite_walk_priority",
+        "list_where_min_priority": "sqlite_walk_min_priority",
+        "list_where_max_priority": "sqlite_walk_max_priority",
+    },
 )
+# A search or priority filter with at least this many matches in its index is common enough to
+# walk the requested order and test each row (a page is near) rather than read and sort every
+# match. Measured at 1M tasks: a word in 1 title of 10, 121 ms by the index, 0.4 ms walking; a
+# priority range holding a fifth of the tasks, 128 ms / 0.6 ms. A probe costs 0.1-0.2 ms.
+PROBE = 1000
+PRIORITY_FILTERS = ("list_where_priority", "list_where_min_priority", "list_where_max_priority")
 
 
 class SqliteTasks:
@@ -84,7 +97,22 @@ class SqliteTasks:
         return self._task(row, self._messages(task_id) if with_messages else None)
 
     async def list_tasks(self, q: TaskQuery) -> list[Task]:
-        return [self._task(r) for r in self.runner.listing(listing.list_statement(q, DIALECT))]
+        st = listing.list_statement(q, DIALECT, walk=self._common_filters(q))
+        return [self._task(r) for r in self.runner.listing(st)]
+
+    def _common_filters(self, q: TaskQuery) -> list[str]:
+        """The filters of ``q`` with :data:`PROBE` matches or more: walked, not looked up."""
+        walk: list[str] = []
+        if q.search is not None and listing.indexed_search(q):
+            phrase = DIALECT.search(q.search)
+            if self.runner.value("sqlite_search_probe", search=phrase, probe=PROBE) >= PROBE:
+                walk.append("list_where_search")
+        if q.priority is not None or q.min_priority is not None or q.max_priority is not None:
+            low = max(v for v in (q.priority, q.min_priority, -(2**63)) if v is not None)
+            high = min(v for v in (q.priority, q.max_priority, 2**63 - 1) if v is not None)
+            if self.runner.value("sqlite_priority_probe", low=low, high=high, probe=PROBE) >= PROBE:
+                walk += PRIORITY_FILTERS
+        return walk
 
     async def count_tasks(self, q: TaskQuery) -> tuple[int, bool]:
         st = listing.count_statement(q, DIALECT)
