@@ -196,7 +196,8 @@ class Upkeep(Protocol):
         """One short round of upkeep under churn; True if it reclaimed space.
 
         PostgreSQL: VACUUM each churned table with more than ``dead_rows`` dead row versions, or
-        more than a tenth of its live rows (one server at a time). SQLite: give free pages back
+        more than a tenth of its live rows, and ANALYZE each changed by a twentieth since its
+        statistics were taken (one server at a time). SQLite: give free pages back
         to the file system a few at a time, ``PRAGMA optimize`` every few hours, empty the WAL
         when idle.
         """

@@ -491,6 +491,18 @@ SELECT relname AS name
    AND n_dead_tup >= least(:dead_rows, 50 + n_live_tup / 10)
  ORDER BY relname
 
+-- name: pg_analyze_due
+-- The tables whose planner statistics are stale: changed by more than a twentieth of their rows
+-- (at least 1,000) since the last ANALYZE. Autovacuum would see to it, if it is on and once it
+-- wakes; a server whose statistics still describe 10,000 tasks when it holds a million reads
+-- every match of a common search to sort them (240 ms) instead of walking the newest (0.5 ms).
+SELECT relname AS name
+  FROM pg_stat_user_tables
+ WHERE schemaname = current_schema()
+   AND relname IN ('tasks', 'events', 'messages', 'task_deps', 'feed_events')
+   AND n_mod_since_analyze >= greatest(1000, n_live_tup / 20)
+ ORDER BY relname
+
 -- name: tidy_lock
 SELECT pg_try_advisory_lock(1096045314)
 

@@ -90,7 +90,8 @@ class PgUpkeep:
         trimmed = self.feed.take_trimmed()
         if trimmed >= FEED_TRIMMED and "feed_events" not in due:
             due.append("feed_events")
-        if not due:
+        stale = [r["name"] for r in await self.runner.all("pg_analyze_due")]
+        if not due and not stale:
             return False
 
         async def body(conn: Session) -> bool:
@@ -100,6 +101,9 @@ class PgUpkeep:
                 for name in due:
                     if name in HOT_TABLES:
                         await conn.script(f"VACUUM (SKIP_LOCKED) {name}")
+                for name in stale:
+                    if name in HOT_TABLES:
+                        await conn.script(f"ANALYZE (SKIP_LOCKED) {name}")
             finally:
                 await conn.value("tidy_unlock")
             return True
