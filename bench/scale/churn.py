@@ -148,7 +148,13 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--events-keep-s", type=float, default=60.0)
     parser.add_argument("--pg-admin-url", default=PG_ADMIN)
     args = parser.parse_args(argv)
-    plan = Plan(args.cycles, args.publishes, args.keep, args.round, int(args.events_keep_s * 1000))
+    plan = Plan(
+        cycles=args.cycles,
+        publishes=args.publishes,
+        keep=args.keep,
+        round=args.round,
+        events_keep_ms=int(args.events_keep_s * 1000),
+    )
     backends: list[Backend] = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     failed = False
     for backend in backends:

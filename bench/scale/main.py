@@ -3,7 +3,7 @@
 CLI, the SDK and the dashboard make. See bench/README.md, "Scale".
 
     .venv/bin/python -m bench run scale [--backend sqlite|postgres|both]
-        [--sizes 10000,100000,1000000] [--samples 50] [--budget 30] [--walk]
+        [--sizes 10000,100000,1000000] [--samples 50] [--budget 30] [--settle 0] [--walk]
 
 Exit status: 0 when every request got the answer it should; 1 otherwise. A p50 that grew more
 than 2x from the first size to the last shows as MISS in the table, not in the exit status.
@@ -12,6 +12,7 @@ than 2x from the first size to the last shows as MISS in the table, not in the e
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 from pathlib import Path
 
@@ -38,6 +39,11 @@ async def measure_backend(
                 with console.status(f"{backend}: filling to {size:,} tasks…"):
                     await fill_to(server.port, filled, size)
                 console.print(f"{backend}: {size:,} tasks in {time.perf_counter() - t0:.0f} s")
+                if args.settle:
+                    # The server's upkeep catching up with the fill (count fold, VACUUM, ANALYZE
+                    # of a table that just grew tenfold) competes with the probes for 2 cores.
+                    with console.status(f"{backend}: letting upkeep settle {args.settle:.0f} s…"):
+                        await asyncio.sleep(args.settle)
                 with console.status(f"{backend}: {size:,} tasks, timing the requests…"):
                     timings = await measure_step(server.port, filled, args.samples, args.budget)
                     sizes = await table_bytes(url)
@@ -76,6 +82,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--pg-admin-url", default=PG_ADMIN, help="creates/drops ats_bench_*")
     parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="seconds to wait after each fill before timing (the server's upkeep catches up)",
+    )
     parser.add_argument(
         "--walk",
         action="store_true",
