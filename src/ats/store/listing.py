@@ -34,6 +34,7 @@ class Dialect:
     # the match in the join, so the count streams up to the cap (SQLite's FTS5); None: the plain
     # WHERE fragment serves (PostgreSQL's bitmap scan stops at the LIMIT by itself).
     count_search_from: str | None = None
+    count_search_alone: str | None = None  # the same when the search is the only filter
     # filter fragment → the fragment that tests it on each row as the requested order is walked,
     # for a backend whose planner cannot tell a common filter from a rare one (SQLite: it keeps
     # no histogram). The store picks which filters to walk; see :func:`list_statement`.
@@ -156,6 +157,8 @@ def count_statement(q: TaskQuery, d: Dialect) -> Statement:
     if indexed_search(q) and d.count_search_from is not None:
         source, skip = _fragment(d, d.count_search_from), "list_where_search"
     clauses, params = _where(q, d, keyset=False, skip=skip)
+    if skip and not clauses and d.count_search_alone is not None:
+        source = _fragment(d, d.count_search_alone)  # its own WHERE: no other clause follows
     where = _where_text(clauses)
     params["cap"] = COUNT_CAP + 1
     text = f"SELECT count(*) AS n FROM (SELECT 1 FROM {source}{where} LIMIT :cap) AS m"

@@ -179,6 +179,11 @@ SELECT count(*) AS n FROM (SELECT 1 FROM tasks WHERE priority BETWEEN :low AND :
 -- How common a search is: its index matches, counted up to :probe.
 SELECT count(*) AS n FROM (SELECT 1 FROM tasks_fts WHERE tasks_fts MATCH :search LIMIT :probe)
 
+-- name: sqlite_count_search_alone
+-- Counting a search with no other filter: the index alone (1 ms for 10,001 matches at 1M tasks,
+-- 4 ms joined to the rows). The FTS table follows tasks through its triggers (migration 0004).
+tasks_fts WHERE tasks_fts MATCH :search
+
 -- name: sqlite_count_search_from
 -- Counting a search: the index's matches joined to their rows, so the count streams and stops at
 -- the cap (`id IN (…)` would first collect every match, 100,000 of them for a common word).

@@ -35,6 +35,7 @@ DIALECT = listing.Dialect(
     # One FTS5 phrase (a `"` inside is doubled): matches it as a substring, `%` and `_` included.
     search=lambda text: '"' + text.replace('"', '""') + '"',
     count_search_from="sqlite_count_search_from",
+    count_search_alone="sqlite_count_search_alone",
     walk={
         "list_where_search": "list_where_search_scan",
         "list_where_priority": "sqlite_walk_priority",
