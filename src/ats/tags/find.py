@@ -5,7 +5,8 @@ Most files of a tree hold no candidate at all, so the walk is ``os.scandir`` on 
 (``b'#delegated-'``) with ``in``; only the few that pass are decoded and run through the code-aware
 scanner. Files that are not UTF-8 are decoded with surrogateescape: scanned, never rejected.
 Reading is most of the cost (syscalls), so with many files a single-threaded caller (the CLI)
-forks once and reads half of them in the child: ~25% faster on this 2-core box (bench/tags.py).
+forks once and reads half of them in the child: ~25% faster on this 2-core box
+(`python -m bench run tags`).
 
 Stdlib only (``ats tag find`` is a hot path).
 """
