@@ -58,6 +58,14 @@ def tally(request: pytest.FixtureRequest) -> Iterator[Tally]:
     request.node.user_properties.append(("fuzz", json.dumps(t.as_json())))
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # ``tests.conftest`` imported by name is a second copy of the root conftest (tests/ is no
+    # package; pytest loaded the root one as ``conftest``), with a template of its own that the
+    # root's sessionfinish does not know: drop it here, or every run leaves it behind.
+    if _TEMPLATE.ready:
+        asyncio.run(_TEMPLATE.drop(_TEMPLATE.name))
+
+
 _TALLIES: dict[str, Tally] = {}
 
 
