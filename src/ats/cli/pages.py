@@ -10,29 +10,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TypedDict
 
 from ats.cli import render
 from ats.cli.session import Session, run_async
+from ats.client.async_client import TaskFilters
 
 
-class ListFilters(TypedDict):
-    status: str | None
-    type: str | None
-    channel: str | None
-    assignee_id: str | None
-    priority: int | None
-    min_priority: int | None
-    max_priority: int | None
-    search: str | None
-    created_after: str | None
-    updated_after: str | None
-    sort_by: str | None
-    sort_dir: str | None
-    limit: int | None
-
-
-def stream_pages(s: Session, filters: ListFilters) -> None:
+def stream_pages(s: Session, filters: TaskFilters) -> None:
     _ = s.settings  # resolved (bad config reported) before entering asyncio
     shown = 0
 

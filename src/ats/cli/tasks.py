@@ -10,7 +10,7 @@ import typer
 from ats.cli import render
 from ats.cli.crypto_tasks import seal_for_create
 from ats.cli.keys import KEYRING
-from ats.cli.pages import ListFilters, stream_pages
+from ats.cli.pages import stream_pages
 from ats.cli.parsing import (
     parse_ids,
     parse_json_object,
@@ -18,6 +18,7 @@ from ats.cli.parsing import (
     parse_since,
 )
 from ats.cli.session import session
+from ats.client.async_client import TaskFilters
 from ats.models import Status
 
 SORT_FIELDS = ("created_at", "updated_at", "priority", "title")
@@ -113,7 +114,7 @@ def list_(
         parse_since(updated_since, hint="--updated-since") if updated_since is not None else None
     )
     sort_dir = ("asc" if DEFAULT_SORT_DIR == "desc" else "desc") if reverse else None
-    filters = ListFilters(
+    filters = TaskFilters(
         status=wanted,
         type=type,
         channel=channel,
