@@ -479,29 +479,27 @@ WITH u AS (
 SELECT * FROM u
 
 -- name: tidy_due
--- The churned tables whose dead row versions should go now: more than :dead_rows (claims leave
--- them at the head of the pending index, and claim throughput halves within seconds), or more
--- than a tenth of the live rows (a small queue like feed_events doubles its size long before
--- autovacuum, which wakes once a minute at best, gets to it). Sources: see migration 0006.
-SELECT relname AS name
-  FROM pg_stat_user_tables
- WHERE schemaname = current_schema()
-   AND relname IN ('tasks', 'events', 'events_trimmed', 'messages', 'task_deps', 'feed_events',
-                   'feed_counts', 'feed_clock', 'task_counts', 'task_count_deltas', 'task_hours')
-   AND n_dead_tup >= least(:dead_rows, 50 + n_live_tup / 10)
- ORDER BY relname
-
--- name: pg_analyze_due
--- The tables whose planner statistics are stale: changed by more than a twentieth of their rows
--- (at least 1,000) since the last ANALYZE. Autovacuum would see to it, if it is on and once it
--- wakes; a server whose statistics still describe 10,000 tasks when it holds a million reads
--- every match of a common search to sort them (240 ms) instead of walking the newest (0.5 ms).
-SELECT relname AS name
-  FROM pg_stat_user_tables
- WHERE schemaname = current_schema()
-   AND relname IN ('tasks', 'events', 'messages', 'task_deps', 'feed_events')
-   AND n_mod_since_analyze >= greatest(1000, n_live_tup / 20)
- ORDER BY relname
+-- The churned tables due for upkeep, one catalog read for both kinds:
+-- `dead` (VACUUM): dead row versions should go now — more than :dead_rows (claims leave them at the
+-- head of the pending index, and claim throughput halves within seconds), or more than a tenth of
+-- the live rows (a small queue like feed_events doubles its size long before autovacuum, which
+-- wakes once a minute at best, gets to it). Sources: see migration 0006.
+-- `stale` (ANALYZE): the planner statistics are stale — changed by more than a twentieth of the rows (at
+-- least 1,000) since the last ANALYZE. Autovacuum would see to it, if it is on and once it wakes;
+-- a server whose statistics still describe 10,000 tasks when it holds a million reads every
+-- match of a common search to sort them (240 ms) instead of walking the newest (0.5 ms).
+SELECT name, dead, stale
+  FROM (SELECT relname AS name,
+               n_dead_tup >= least(:dead_rows, 50 + n_live_tup / 10) AS dead,
+               relname IN ('tasks', 'events', 'messages', 'task_deps', 'feed_events')
+                 AND n_mod_since_analyze >= greatest(1000, n_live_tup / 20) AS stale
+          FROM pg_stat_user_tables
+         WHERE schemaname = current_schema()
+           AND relname IN ('tasks', 'events', 'events_trimmed', 'messages', 'task_deps',
+                           'feed_events', 'feed_counts', 'feed_clock', 'task_counts',
+                           'task_count_deltas', 'task_hours')) AS t
+ WHERE dead OR stale
+ ORDER BY name
 
 -- name: tidy_lock
 SELECT pg_try_advisory_lock(1096045314)

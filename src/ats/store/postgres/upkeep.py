@@ -83,14 +83,15 @@ class PgUpkeep:
         return await self.runner.transaction(body)
 
     async def tidy(self, dead_rows: int) -> bool:
-        due = [r["name"] for r in await self.runner.all("tidy_due", dead_rows=dead_rows)]
+        rows = await self.runner.all("tidy_due", dead_rows=dead_rows)
+        due = [r["name"] for r in rows if r["dead"]]
+        stale = [r["name"] for r in rows if r["stale"]]
         # The statistics reach pg_stat_user_tables a second or more late; the trims this process
         # made are known now. A btree page emptied by a trim is reusable only after the vacuum
         # that follows the one which deleted it, so each cycle skipped lets the indexes grow.
         trimmed = self.feed.take_trimmed()
         if trimmed >= FEED_TRIMMED and "feed_events" not in due:
             due.append("feed_events")
-        stale = [r["name"] for r in await self.runner.all("pg_analyze_due")]
         if not due and not stale:
             return False
 
